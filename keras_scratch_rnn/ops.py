@@ -1,0 +1,376 @@
+"""The book's RNN as TensorFlow ops, with a handwritten backward.
+
+`rnn_forward` runs the recurrence of `TimeRNN.forward` over a whole sequence,
+`rnn_backward` is `TimeRNN.backward`: truncated backpropagation through time,
+walking the steps in reverse order. `scratch_rnn` joins the two with
+`tf.custom_gradient`, so TensorFlow never differentiates through the loop.
+`rnn_step` is the book's single `RNN` step with its own backward.
+
+The forward of step t (the book's notation, batch N, features D, units H):
+
+    a_t = x_t Wx + b + h_{t-1} Wh        # Wx = kernel, Wh = recurrent_kernel
+    y_t = act(a_t)
+    h_t = y_t                            # mask_t false: h_t = h_{t-1}
+    o_t = y_t                            # mask_t false: o_{t-1}, or 0
+
+Everything that does not feed the recurrence is hoisted out of the loop:
+`x_t Wx + b` for all t before it, and `dWx`, `dWh`, `db`, `dx` after the
+backward loop, as single matmuls over the (T * N) rows. The loop itself only
+carries `h` forward and `dh` backward. Keras's dropout acts as two masks
+fixed for the whole sequence: `x_t * input_dropout_mask` and
+`h_{t-1} * recurrent_dropout_mask`.
+
+Activations: `"tanh"`, `"sigmoid"`, `"relu"` and `"linear"` have their
+derivative written here, computed from the step's output `y_t`. Any other
+callable `(N, H) -> (N, H)` (for instance `keras.activations.gelu`, or
+`softmax`) is differentiated locally, one step at a time, by a
+`tf.GradientTape` around the activation alone; that needs the
+pre-activations `a_t`, which the forward then keeps.
+"""
+
+import tensorflow as tf
+
+HANDWRITTEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
+
+
+def _activate(a, activation):
+    if activation == "tanh":
+        return tf.tanh(a)
+    if activation == "sigmoid":
+        return tf.sigmoid(a)
+    if activation == "relu":
+        return tf.nn.relu(a)
+    if activation == "linear":
+        return a
+    return activation(a)
+
+
+def _activation_backward(dy, y, a, activation):
+    """dL/da for y = act(a), given dy = dL/dy (the book's `dt`)."""
+    if activation == "tanh":
+        return dy * (1.0 - y * y)  # tanh'(a) = 1 - tanh(a)^2
+    if activation == "sigmoid":
+        return dy * y * (1.0 - y)  # sigmoid'(a) = s(a) (1 - s(a))
+    if activation == "relu":
+        return tf.where(y > 0, dy, tf.zeros_like(dy))  # relu'(a) = [a > 0]
+    if activation == "linear":
+        return dy  # a' = 1
+    with tf.GradientTape() as tape:  # the activation's own local gradient
+        tape.watch(a)
+        y = activation(a)
+    return tape.gradient(y, a, output_gradients=dy)
+
+
+def _check_activation(activation):
+    if activation in HANDWRITTEN_ACTIVATIONS or callable(activation):
+        return
+    raise ValueError(
+        "Received an invalid value for argument `activation`, expected one "
+        f"of {HANDWRITTEN_ACTIVATIONS} or a callable, got {activation!r}."
+    )
+
+
+def _time_major(x):
+    """(N, T, ...) <-> (T, N, ...)."""
+    return tf.transpose(x, [1, 0, 2])
+
+
+def _step_inputs(x, mask, input_dropout_mask):
+    """x_t as the kernel sees it: padding zeroed, dropout applied."""
+    if mask is not None:
+        # A masked step never reaches the weights, so NaN or inf in padding
+        # stays out of the outputs and the weight gradients.
+        x = tf.where(mask[:, :, None], x, tf.zeros_like(x))
+    if input_dropout_mask is not None:
+        x = x * input_dropout_mask[:, None, :]
+    return x
+
+
+def _time_loop(step, T, carry, num_outputs, unroll, reverse=False):
+    """Runs `carry, ys = step(t, carry)` for t = 0..T-1 (or T-1..0).
+
+    Returns the last carry and each of the `num_outputs` per-step outputs
+    stacked in time order, shape (T, ...). With `unroll`, T is a Python int
+    and the loop is a Python loop; else it is a `tf.while_loop`.
+    """
+    if unroll:
+        order = range(T - 1, -1, -1) if reverse else range(T)
+        ys = [[None] * T for _ in range(num_outputs)]
+        for t in order:
+            carry, outs = step(t, carry)
+            for k, y in enumerate(outs):
+                ys[k][t] = y
+        return carry, tuple(tf.stack(y) for y in ys)
+
+    element_shape = tf.nest.flatten(carry)[0].shape
+    dtype = tf.nest.flatten(carry)[0].dtype
+    arrays = tuple(
+        tf.TensorArray(dtype, size=T, element_shape=element_shape)
+        for _ in range(num_outputs)
+    )
+
+    def body(i, carry, arrays):
+        t = T - 1 - i if reverse else i
+        carry, outs = step(t, carry)
+        arrays = tuple(ta.write(t, y) for ta, y in zip(arrays, outs))
+        return i + 1, carry, arrays
+
+    _, carry, arrays = tf.while_loop(
+        lambda i, *_: i < T, body, (0, carry, arrays), maximum_iterations=T
+    )
+    return carry, tuple(ta.stack() for ta in arrays)
+
+
+def rnn_forward(
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """Forward pass of the book's `TimeRNN` over a whole sequence.
+
+    Args:
+        x: Inputs, shape `(N, T, D)`.
+        h0: Initial state `h_{-1}`, shape `(N, H)`.
+        kernel: `Wx`, shape `(D, H)`.
+        recurrent_kernel: `Wh`, shape `(H, H)`.
+        bias: `b`, shape `(H,)`, or `None` for no bias.
+        mask: Boolean `(N, T)`, `False` at padded steps, or `None`.
+        input_dropout_mask: `(N, D)` multiplier of every `x_t`, or `None`.
+        recurrent_dropout_mask: `(N, H)` multiplier of every `h_{t-1}` as it
+            enters `Wh`, or `None`.
+        activation: One of `"tanh"`, `"sigmoid"`, `"relu"`, `"linear"`, or a
+            callable mapping `(N, H)` to `(N, H)`.
+        zero_output_for_mask: If `True`, masked steps output zeros; else they
+            repeat the previous output (zeros before the first unmasked step).
+        unroll: Use a Python loop over a static `T` instead of a
+            `tf.while_loop`.
+
+    Returns:
+        `(outputs, hs, pre)`: the outputs `o_t` and the states `h_t`, both
+        `(N, T, H)` (the same tensor without a mask), and the
+        pre-activations `a_t` `(N, T, H)` when `activation` is a callable
+        (else `None`). `hs[:, -1]` is the final state.
+    """
+    _check_activation(activation)
+    T = x.shape[1] if unroll else tf.shape(x)[1]
+    keep_pre = callable(activation)
+    x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
+    xw = tf.tensordot(_time_major(x), kernel, axes=1)  # (T, N, H): x_t Wx
+    if bias is not None:
+        xw = xw + bias  # x_t Wx + b
+    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
+    r = recurrent_dropout_mask
+    zeros = tf.zeros_like(h0)
+
+    def step(t, carry):
+        h_prev, o_prev = carry
+        h_in = h_prev if r is None else h_prev * r
+        a = xw[t] + tf.matmul(h_in, recurrent_kernel)  # a_t = x_t Wx + b + h Wh
+        y = _activate(a, activation)  # y_t = act(a_t)
+        if m is None:
+            h = o = y
+        else:
+            h = tf.where(m[t], y, h_prev)  # a masked step keeps the state
+            o = tf.where(m[t], y, zeros if zero_output_for_mask else o_prev)
+        outs = [h] + ([o] if m is not None else []) + ([a] if keep_pre else [])
+        return (h, o), outs
+
+    num_outputs = 1 + (m is not None) + keep_pre
+    _, ys = _time_loop(step, T, (h0, zeros), num_outputs, unroll)
+    ys = [_time_major(y) for y in ys]  # each (N, T, H)
+    hs = ys[0]
+    outputs = ys[1] if m is not None else hs
+    pre = ys[-1] if keep_pre else None
+    return outputs, hs, pre
+
+
+def rnn_backward(
+    d_outputs,
+    dh_last,
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    hs,
+    pre=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """Handwritten backpropagation through time, the book's `TimeRNN.backward`.
+
+    Walks t = T-1, ..., 0 (reverse order: the gradient of h_t needs the one
+    of h_{t+1} first) carrying `dh`, the gradient reaching `h_t` from the
+    future, and returns the gradients of every input of `rnn_forward`.
+
+    Args:
+        d_outputs: dL/do_t for every step, `(N, T, H)`.
+        dh_last: dL/dh_{T-1} from outside (the returned final state),
+            `(N, H)`.
+        x, h0, kernel, recurrent_kernel: As given to `rnn_forward`.
+        hs: The states returned by `rnn_forward`.
+        pre: The pre-activations returned by `rnn_forward` (callable
+            activations only).
+        mask, input_dropout_mask, recurrent_dropout_mask, activation,
+        zero_output_for_mask, unroll: As given to `rnn_forward`.
+
+    Returns:
+        `(dx, dh0, dkernel, drecurrent_kernel, dbias)`, shaped like
+        `x, h0, kernel, recurrent_kernel` and `(H,)`.
+    """
+    _check_activation(activation)
+    T = x.shape[1] if unroll else tf.shape(x)[1]
+    D, H = kernel.shape
+    x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
+    hs_t = _time_major(hs)  # (T, N, H)
+    d_out = _time_major(d_outputs)  # (T, N, H)
+    pre_t = None if pre is None else _time_major(pre)
+    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
+    r = recurrent_dropout_mask
+    zeros = tf.zeros_like(h0)
+
+    def step(t, carry):
+        dh, do = carry  # dL/dh_t from step t+1; dL/do_t from o_{t+1} = o_t
+        g = d_out[t] + do  # all that reaches the output o_t
+        a_t = None if pre_t is None else pre_t[t]
+        dt = _activation_backward(dh + g, hs_t[t], a_t, activation)
+        # dt = dL/da_t = (dh_t + do_t) * act'(a_t), as h_t = o_t = y_t
+        if m is None:
+            dh_skip = do_prev = zeros
+        else:
+            dt = tf.where(m[t], dt, zeros)  # y_t is unused at a masked step
+            dh_skip = tf.where(m[t], zeros, dh)  # h_t = h_{t-1} when masked
+            do_prev = (
+                zeros if zero_output_for_mask else tf.where(m[t], zeros, g)
+            )  # o_t = o_{t-1} when masked
+        dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)  # dt Wh^T
+        if r is not None:
+            dh_prev = dh_prev * r  # through h_{t-1} * r
+        return (dh_prev + dh_skip, do_prev), (dt,)
+
+    (dh0, _), (dts,) = _time_loop(
+        step, T, (dh_last, zeros), 1, unroll, reverse=True
+    )  # dts: (T, N, H), the book's dt of every step
+
+    # The hoisted sums over t of the book's per-step weight gradients.
+    dts_2d = tf.reshape(dts, (-1, H))  # (T * N, H)
+    h_prev = tf.concat([h0[None], hs_t[:-1]], axis=0)  # (T, N, H): h_{t-1}
+    if r is not None:
+        h_prev = h_prev * r
+    h_prev_2d = tf.reshape(h_prev, (-1, H))
+    x_2d = tf.reshape(_time_major(x), (-1, D))  # (T * N, D)
+    dkernel = tf.matmul(x_2d, dts_2d, transpose_a=True)  # dWx = sum x_t^T dt
+    drecurrent_kernel = tf.matmul(
+        h_prev_2d, dts_2d, transpose_a=True
+    )  # dWh = sum h_{t-1}^T dt
+    dbias = tf.reduce_sum(dts_2d, axis=0)  # db = sum dt
+    dx = _time_major(tf.tensordot(dts, tf.transpose(kernel), axes=1))
+    # dx_t = dt Wx^T
+    if input_dropout_mask is not None:
+        dx = dx * input_dropout_mask[:, None, :]  # through x_t * mask
+    return dx, dh0, dkernel, drecurrent_kernel, dbias
+
+
+def scratch_rnn(
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """`rnn_forward` whose gradient is `rnn_backward` (`tf.custom_gradient`).
+
+    Pass tensors, not Keras variables: read the weights first (e.g.
+    `tf.convert_to_tensor(layer.kernel)`); their gradients then flow back
+    through that read like any input gradient. The masks are constants.
+
+    Args: as `rnn_forward`.
+
+    Returns:
+        `(outputs, h_last)`: `(N, T, H)` and the final state `(N, H)`.
+    """
+    _check_activation(activation)
+    options = dict(
+        mask=mask,
+        input_dropout_mask=input_dropout_mask,
+        recurrent_dropout_mask=recurrent_dropout_mask,
+        activation=activation,
+        zero_output_for_mask=zero_output_for_mask,
+        unroll=unroll,
+    )
+
+    @tf.custom_gradient
+    def op(x, h0, kernel, recurrent_kernel, *maybe_bias):
+        b = maybe_bias[0] if maybe_bias else None
+        outputs, hs, pre = rnn_forward(
+            x, h0, kernel, recurrent_kernel, b, **options
+        )
+
+        def grad(d_outputs, dh_last):
+            dx, dh0, dk, drk, db = rnn_backward(
+                d_outputs, dh_last, x, h0, kernel, recurrent_kernel, hs, pre,
+                **options,
+            )  # fmt: skip
+            return (dx, dh0, dk, drk) + ((db,) if maybe_bias else ())
+
+        return (outputs, hs[:, -1]), grad
+
+    args = (x, h0, kernel, recurrent_kernel) + (() if bias is None else (bias,))
+    return op(*args)
+
+
+def rnn_step(x, h_prev, kernel, recurrent_kernel, bias=None, activation="tanh"):
+    """One step of the book's `RNN`, with its handwritten backward.
+
+    Args:
+        x: `x_t`, shape `(N, D)`.
+        h_prev: `h_{t-1}`, shape `(N, H)`.
+        kernel, recurrent_kernel, bias: `Wx (D, H)`, `Wh (H, H)`, `b (H,)`
+            or `None`.
+        activation: As in `rnn_forward`.
+
+    Returns:
+        `h_next = act(x Wx + h_prev Wh + b)`, shape `(N, H)`.
+    """
+    _check_activation(activation)
+
+    @tf.custom_gradient
+    def op(x, h_prev, kernel, recurrent_kernel, *maybe_bias):
+        a = tf.matmul(x, kernel) + tf.matmul(h_prev, recurrent_kernel)
+        if maybe_bias:
+            a = a + maybe_bias[0]  # a = x Wx + h_prev Wh + b
+        h_next = _activate(a, activation)  # h_next = act(a)
+
+        def grad(dh_next):
+            dt = _activation_backward(dh_next, h_next, a, activation)
+            dx = tf.matmul(dt, kernel, transpose_b=True)  # dx = dt Wx^T
+            dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)
+            # dh_prev = dt Wh^T
+            dk = tf.matmul(x, dt, transpose_a=True)  # dWx = x^T dt
+            drk = tf.matmul(h_prev, dt, transpose_a=True)  # dWh = h_prev^T dt
+            if not maybe_bias:
+                return dx, dh_prev, dk, drk
+            db = tf.reduce_sum(dt, axis=0)  # db = sum dt
+            return dx, dh_prev, dk, drk, db
+
+        return h_next, grad
+
+    args = (x, h_prev, kernel, recurrent_kernel)
+    return op(*args + (() if bias is None else (bias,)))

@@ -1,0 +1,452 @@
+"""`ScratchRNN`: the book's `TimeRNN` as a drop-in `keras.layers.SimpleRNN`."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import activations, constraints, initializers, regularizers
+
+from keras_scratch_rnn.ops import scratch_rnn
+from keras_scratch_rnn.scratch_rnn_cell import (
+    ScratchRNNCell,
+    check_backend,
+    check_units,
+    weights_as_tensors,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_scratch_rnn")
+class ScratchRNN(keras.layers.RNN):
+    """Fully-connected RNN whose backward pass is written by hand.
+
+    The book's `TimeRNN` ("Deep Learning from Scratch 2") as a drop-in for
+    `keras.layers.SimpleRNN`: the same arguments, defaults, weights and
+    results, computed by `keras_scratch_rnn.ops.scratch_rnn`. For each step t:
+
+        h_t = activation(x_t @ kernel + bias + h_{t-1} @ recurrent_kernel)
+
+    `kernel`, `recurrent_kernel` and `bias` are the book's `Wx (D, H)`,
+    `Wh (H, H)` and `b (H,)`; they live on `layer.cell` (a `ScratchRNNCell`)
+    in SimpleRNN's order, so `set_weights(simple_rnn.get_weights())` and the
+    reverse just work. The gradient is backpropagation through time written
+    by hand (`keras_scratch_rnn.ops.rnn_backward`), not autodiff.
+
+    Differences from SimpleRNN, all fixes: `get_config()` keeps `seed`;
+    `reset_state(states)` sets the state; a stateful call with a batch size
+    other than the state's raises instead of broadcasting; NaN in masked
+    padding does not reach the outputs or the weight gradients.
+
+    Args:
+        units: Positive integer, dimensionality of the output space (`H`).
+        activation: Activation function to use. Default: hyperbolic tangent
+            (`tanh`). If you pass `None`, no activation is applied
+            (ie. "linear" activation: `a(x) = x`).
+        use_bias: Boolean (default `True`), whether the layer uses a bias.
+        kernel_initializer: Initializer for the `kernel` weights matrix,
+            used for the linear transformation of the inputs. Default:
+            `"glorot_uniform"`.
+        recurrent_initializer: Initializer for the `recurrent_kernel`
+            weights matrix, used for the linear transformation of the
+            recurrent state. Default: `"orthogonal"`.
+        bias_initializer: Initializer for the bias vector. Default: `"zeros"`.
+        kernel_regularizer: Regularizer function applied to the `kernel`
+            weights matrix. Default: `None`.
+        recurrent_regularizer: Regularizer function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_regularizer: Regularizer function applied to the bias vector.
+            Default: `None`.
+        activity_regularizer: Regularizer function applied to the output of
+            the layer (its "activation"). Default: `None`.
+        kernel_constraint: Constraint function applied to the `kernel`
+            weights matrix. Default: `None`.
+        recurrent_constraint: Constraint function applied to the
+            `recurrent_kernel` weights matrix. Default: `None`.
+        bias_constraint: Constraint function applied to the bias vector.
+            Default: `None`.
+        dropout: Float between 0 and 1. Fraction of the units to drop for the
+            linear transformation of the inputs. One mask per call, reused at
+            every step, only in training. Default: 0.
+        recurrent_dropout: Float between 0 and 1. Fraction of the units to
+            drop for the linear transformation of the recurrent state. One
+            mask per call, reused at every step. Default: 0.
+        return_sequences: Boolean. Whether to return the last output in the
+            output sequence, or the full sequence. Default: `False`.
+        return_state: Boolean. Whether to return the last state in addition
+            to the output, as a tuple `(output, state)`. Default: `False`.
+        go_backwards: Boolean (default: `False`). If `True`, process the
+            input sequence backwards and return the reversed sequence (the
+            output is not reversed back).
+        stateful: Boolean (default: `False`). If `True`, the last state for
+            each sample at index i in a batch will be used as the initial
+            state for the sample of index i in the following batch. Needs a
+            static batch size.
+        unroll: Boolean (default: `False`). If `True`, the network will be
+            unrolled (needs a static number of timesteps), else a symbolic
+            loop will be used.
+        seed: Random seed for dropout. Saved in the config.
+        zero_output_for_mask: Boolean (default: `False`). Whether masked
+            timesteps output zeros instead of the previous output.
+
+    Call arguments:
+        sequences: A 3D tensor, with shape `[batch, timesteps, feature]`.
+        initial_state: A tensor `(batch, units)` or a list holding one: the
+            state before the first step. Default: zeros, or the stored state
+            when `stateful`.
+        mask: Binary tensor of shape `[batch, timesteps]` indicating whether
+            a given timestep should be masked. An individual `True` entry
+            indicates that the corresponding timestep should be utilized,
+            while a `False` entry indicates that the corresponding timestep
+            should be ignored: the state is carried over it.
+        training: Python boolean indicating whether the layer should behave
+            in training mode or in inference mode. Only relevant if
+            `dropout` or `recurrent_dropout` is used.
+
+    Returns:
+        `(batch, units)`, or `(batch, timesteps, units)` with
+        `return_sequences`; with `return_state`, the tuple
+        `(output, final_state)`.
+
+    Example:
+
+    ```python
+    inputs = np.random.random((32, 10, 8))
+    rnn = ScratchRNN(4)
+    output = rnn(inputs)  # The output has shape `(32, 4)`.
+
+    rnn = ScratchRNN(4, return_sequences=True, return_state=True)
+    # whole_sequence_output has shape `(32, 10, 4)`.
+    # final_state has shape `(32, 4)`.
+    whole_sequence_output, final_state = rnn(inputs)
+
+    # The same weights as a built-in SimpleRNN give the same results.
+    simple = keras.layers.SimpleRNN(4, return_sequences=True)
+    simple.build((None, 10, 8))
+    simple.set_weights(rnn.get_weights())
+    ```
+    """
+
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        seed=None,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        check_backend()
+        check_units(units)
+        cell = ScratchRNNCell(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            kernel_regularizer=kernel_regularizer,
+            recurrent_regularizer=recurrent_regularizer,
+            bias_regularizer=bias_regularizer,
+            kernel_constraint=kernel_constraint,
+            recurrent_constraint=recurrent_constraint,
+            bias_constraint=bias_constraint,
+            dropout=dropout,
+            recurrent_dropout=recurrent_dropout,
+            seed=seed,
+            dtype=kwargs.get("dtype", None),
+            trainable=kwargs.get("trainable", True),
+            name="scratch_rnn_cell",
+        )
+        super().__init__(
+            cell,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            unroll=unroll,
+            zero_output_for_mask=zero_output_for_mask,
+            activity_regularizer=activity_regularizer,
+            **kwargs,
+        )
+        self.input_spec = [keras.layers.InputSpec(ndim=3)]
+
+    def build(self, sequences_shape, initial_state_shape=None):
+        if self.stateful and sequences_shape[0] is None:
+            raise ValueError(
+                "A stateful ScratchRNN needs a static batch size, found "
+                f"sequences.shape={tuple(sequences_shape)}. Pass "
+                "`batch_size=...` to `keras.Input`, or call the layer "
+                "eagerly on a batch first."
+            )
+        super().build(sequences_shape, initial_state_shape)
+        features = sequences_shape[-1]
+        axes = {-1: features} if features is not None else None
+        self.input_spec = [keras.layers.InputSpec(ndim=3, axes=axes)]
+
+    def call(self, sequences, initial_state=None, mask=None, training=None):
+        if self.unroll and sequences.shape[1] is None:
+            raise ValueError(
+                "Cannot unroll a RNN if the "
+                "time dimension is undefined. \n"
+                "- If using a Sequential model, "
+                "specify the time dimension by passing "
+                "an `Input()` as your first layer.\n"
+                "- If using the functional API, specify "
+                "the time dimension by passing a `shape` "
+                "or `batch_shape` argument to your `Input()`."
+            )
+        x = tf.cast(sequences, self.compute_dtype)  # (N, T, D)
+        h0 = self._initial_state(x, initial_state)  # (N, H)
+        input_dropout_mask, recurrent_dropout_mask = self._dropout_masks(
+            x, training
+        )
+        if mask is not None:
+            mask = tf.cast(mask, tf.bool)  # (N, T)
+        if self.go_backwards:
+            x = tf.reverse(x, axis=[1])
+            mask = None if mask is None else tf.reverse(mask, axis=[1])
+        kernel, recurrent_kernel, bias = weights_as_tensors(self.cell, x.dtype)
+        outputs, h_last = scratch_rnn(
+            x,
+            h0,
+            kernel,
+            recurrent_kernel,
+            bias,
+            mask=mask,
+            input_dropout_mask=input_dropout_mask,
+            recurrent_dropout_mask=recurrent_dropout_mask,
+            activation=self.cell.ops_activation,
+            zero_output_for_mask=self.zero_output_for_mask,
+            unroll=self.unroll,
+        )  # (N, T, H), (N, H)
+        if self.stateful:
+            self.states[0].assign(tf.cast(h_last, self.states[0].dtype))
+        output = outputs if self.return_sequences else outputs[:, -1]
+        if self.return_state:
+            return output, h_last
+        return output
+
+    def _initial_state(self, x, initial_state):
+        """h_{-1}: given, stored (stateful) or zeros; checked against x."""
+        if isinstance(initial_state, (list, tuple)):
+            if len(initial_state) != 1:
+                raise ValueError(
+                    "Received an invalid value for argument `initial_state`, "
+                    "expected one tensor of shape (batch, units) or a list "
+                    f"holding one, got a list of {len(initial_state)}."
+                )
+            initial_state = initial_state[0]
+        if self.stateful:
+            self._check_batch_size(x)
+        if initial_state is None:
+            if self.stateful:
+                return tf.cast(self.states[0], x.dtype)
+            return tf.zeros((tf.shape(x)[0], self.cell.units), x.dtype)
+        h0 = tf.cast(initial_state, x.dtype)
+        if h0.shape.rank != 2 or h0.shape[-1] not in (None, self.cell.units):
+            raise ValueError(
+                "Received an invalid value for argument `initial_state`, "
+                f"expected shape (batch, {self.cell.units}), got "
+                f"{tuple(h0.shape)}."
+            )
+        return h0
+
+    def _check_batch_size(self, x):
+        expected = self.states[0].shape[0]
+        if x.shape[0] is not None and x.shape[0] != expected:
+            raise ValueError(self._batch_size_message(expected, x.shape[0]))
+        if x.shape[0] is None:
+            tf.debugging.assert_equal(
+                tf.shape(x)[0],
+                expected,
+                message=self._batch_size_message(expected, "another size"),
+            )
+
+    @staticmethod
+    def _batch_size_message(expected, got):
+        return (
+            "A stateful ScratchRNN keeps one state row per sample, for a "
+            f"batch size of {expected}; it was called with a batch of {got}. "
+            "Feed batches of exactly that size (for predict/evaluate, pass "
+            f"batch_size={expected} and a sample count divisible by it), or "
+            "rebuild the layer for another batch size."
+        )
+
+    def _dropout_masks(self, x, training):
+        """One input and one recurrent dropout mask for the whole sequence.
+
+        Drawn like SimpleRNN draws them (the same calls on the same seed
+        generator, in training or not), so equal seeds give equal masks;
+        used only in training.
+        """
+        N = tf.shape(x)[0]
+        masks = []
+        for rate, width in (
+            (self.cell.dropout, x.shape[-1]),
+            (self.cell.recurrent_dropout, self.cell.units),
+        ):
+            mask = None
+            if rate > 0:
+                ones = tf.ones((N, width), dtype=x.dtype)
+                mask = keras.random.dropout(
+                    ones, rate, seed=self.cell.seed_generator
+                )
+            masks.append(mask if training else None)
+        return masks
+
+    def reset_state(self, states=None):
+        """Zeroes the stored state, or sets it to `states`.
+
+        Args:
+            states: Optional array `(batch, units)`, or a list holding one:
+                the state the next call starts from. Needs `stateful=True`
+                and a built layer.
+        """
+        if states is None:
+            super().reset_state()
+            return
+        if not self.stateful:
+            raise ValueError(
+                "Received a value for argument `states`, but the layer is "
+                "not stateful: only a layer built with `stateful=True` "
+                "stores a state. Pass `initial_state=` to the call instead."
+            )
+        if self.states is None:
+            raise ValueError(
+                "Received a value for argument `states`, but the layer has "
+                "no state yet: build it (call it once) first."
+            )
+        if isinstance(states, (list, tuple)):
+            if len(states) != 1:
+                raise ValueError(
+                    "Received an invalid value for argument `states`, "
+                    "expected one array or a list holding one, got a list "
+                    f"of {len(states)}."
+                )
+            states = states[0]
+        value = np.asarray(states)
+        expected = tuple(self.states[0].shape)
+        if value.shape != expected:
+            raise ValueError(
+                "Received an invalid value for argument `states`, expected "
+                f"shape {expected}, got {value.shape}."
+            )
+        self.states[0].assign(value.astype(self.states[0].dtype))
+
+    def reset_states(self, states=None):
+        """Alias of `reset_state`."""
+        self.reset_state(states)
+
+    @property
+    def units(self):
+        return self.cell.units
+
+    @property
+    def activation(self):
+        return self.cell.activation
+
+    @property
+    def use_bias(self):
+        return self.cell.use_bias
+
+    @property
+    def kernel_initializer(self):
+        return self.cell.kernel_initializer
+
+    @property
+    def recurrent_initializer(self):
+        return self.cell.recurrent_initializer
+
+    @property
+    def bias_initializer(self):
+        return self.cell.bias_initializer
+
+    @property
+    def kernel_regularizer(self):
+        return self.cell.kernel_regularizer
+
+    @property
+    def recurrent_regularizer(self):
+        return self.cell.recurrent_regularizer
+
+    @property
+    def bias_regularizer(self):
+        return self.cell.bias_regularizer
+
+    @property
+    def kernel_constraint(self):
+        return self.cell.kernel_constraint
+
+    @property
+    def recurrent_constraint(self):
+        return self.cell.recurrent_constraint
+
+    @property
+    def bias_constraint(self):
+        return self.cell.bias_constraint
+
+    @property
+    def dropout(self):
+        return self.cell.dropout
+
+    @property
+    def recurrent_dropout(self):
+        return self.cell.recurrent_dropout
+
+    @property
+    def seed(self):
+        return self.cell.seed
+
+    def get_config(self):
+        config = {
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(
+                self.kernel_initializer
+            ),
+            "recurrent_initializer": initializers.serialize(
+                self.recurrent_initializer
+            ),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(
+                self.kernel_regularizer
+            ),
+            "recurrent_regularizer": regularizers.serialize(
+                self.recurrent_regularizer
+            ),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "activity_regularizer": regularizers.serialize(
+                self.activity_regularizer
+            ),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(
+                self.recurrent_constraint
+            ),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+        base_config = super().get_config()
+        del base_config["cell"]
+        return {**base_config, **config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
