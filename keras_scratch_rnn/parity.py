@@ -1,0 +1,298 @@
+"""ScratchRNN next to `keras.layers.SimpleRNN`: same weights, same inputs.
+
+`compare` builds both layers from one configuration, gives them identical
+weights, runs both forward and backward on the same inputs and returns the
+largest (scaled) difference of every output and every gradient.
+`parity_table` does that for a table of configurations; it is the main job,
+`python -m keras_scratch_rnn`.
+"""
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_scratch_rnn.scratch_rnn import ScratchRNN
+from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
+
+# The built-in default problem: batch N, timesteps T, features D, units H.
+DEFAULT_SHAPE = {"N": 3, "T": 6, "D": 4, "H": 5}
+
+GRADIENT_NAMES = (
+    "d_inputs",
+    "d_initial_state",
+    "d_kernel",
+    "d_recurrent_kernel",
+    "d_bias",
+)
+
+
+def default_inputs(N, T, D, H, seed=0, dtype="float32"):
+    """The built-in inputs: `(x, mask, h0)`, no download needed.
+
+    `x` is a seeded normal `(N, T, D)`; the mask hides the first step of
+    sample 0, the last step of sample 1 and a gap in the middle of sample 2
+    (the cases where masking semantics differ); `h0` is `(N, H)`.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(N, T, D)).astype(dtype)
+    mask = np.ones((N, T), dtype=bool)
+    mask[0, 0] = False
+    mask[1 % N, T - 1] = False
+    mask[2 % N, T // 3 : 2 * T // 3] = False
+    h0 = (0.5 * rng.normal(size=(N, H))).astype(dtype)
+    return x, mask, h0
+
+
+def default_weights(D, H, use_bias=True, seed=1, dtype="float32"):
+    """`[kernel, recurrent_kernel, bias]`, nonzero bias, seeded."""
+    rng = np.random.default_rng(seed)
+    kernel = rng.normal(scale=0.6, size=(D, H))
+    recurrent_kernel = rng.normal(scale=0.9 / np.sqrt(H), size=(H, H))
+    weights = [kernel, recurrent_kernel]
+    if use_bias:
+        weights.append(rng.normal(scale=0.2, size=(H,)))
+    return [w.astype(dtype) for w in weights]
+
+
+def hits_keras_unroll_bug(config, use_mask):
+    """Whether SimpleRNN's unrolled loop would zero the wrong steps.
+
+    With `unroll=True`, `go_backwards=True`, `zero_output_for_mask=True`
+    and `return_sequences=True`, Keras (checked on 3.15) zeroes the outputs
+    of a masked batch with the mask in the original time order although the
+    outputs are reversed. ScratchRNN does what SimpleRNN does without
+    `unroll`, so that is the reference then.
+    """
+    return use_mask and all(
+        config.get(key, False)
+        for key in (
+            "unroll",
+            "go_backwards",
+            "zero_output_for_mask",
+            "return_sequences",
+        )
+    )
+
+
+def _upstream(o):
+    """A fixed, non-constant dL/do so every output element matters."""
+    index = tf.cast(tf.range(tf.size(o)), o.dtype)
+    return tf.reshape(tf.cos(1.7 * index + 0.3), tf.shape(o))
+
+
+def _run(layer, x, mask, h0, training, in_function):
+    """Forward and backward of `layer`; returns (outputs, named gradients)."""
+
+    def forward_backward(x, h0):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if h0 is not None:
+                tape.watch(h0)
+            out = layer(x, initial_state=h0, mask=mask, training=training)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            loss = tf.add_n([tf.reduce_sum(o * _upstream(o)) for o in outs])
+        sources = {"d_inputs": x, **_weights_by_name(layer)}
+        if h0 is not None:
+            sources["d_initial_state"] = h0
+        return outs, tape.gradient(loss, sources)
+
+    if in_function:
+        forward_backward = tf.function(forward_backward)
+    h0 = None if h0 is None else tf.constant(h0)
+    outs, grads = forward_backward(tf.constant(x), h0)
+    outs = [np.asarray(o) for o in outs]
+    return outs, {
+        k: None if g is None else np.asarray(g) for k, g in grads.items()
+    }
+
+
+def _weights_by_name(layer):
+    return {"d_" + w.name: w for w in layer.trainable_weights}
+
+
+def compare(
+    config=None,
+    mask=False,
+    initial_state=False,
+    training=False,
+    in_function=False,
+    shape=None,
+    seed=0,
+):
+    """Runs ScratchRNN and SimpleRNN side by side and measures differences.
+
+    Args:
+        config: Keyword arguments of both layers except `units`
+            (e.g. `{"return_sequences": True, "activation": "relu"}`).
+        mask: Use the built-in mask (`default_inputs`).
+        initial_state: Pass the built-in initial state (and compare the
+            gradients w.r.t. it).
+        training: The `training` call argument (dropout acts only then).
+        in_function: Run inside `tf.function` instead of eagerly.
+        shape: Dict with `N, T, D, H`; default `DEFAULT_SHAPE`.
+        seed: Seed of the built-in inputs.
+
+    Returns:
+        A dict: `"output"` (and `"state"` with `return_state`) and the
+        gradients w.r.t. inputs, initial state (if passed), kernel,
+        recurrent kernel and bias (if used), each the scaled error
+        `max|a - b| / max(1, max|b|)` of ScratchRNN against SimpleRNN;
+        `inf` where only one of the two has a gradient.
+    """
+    config = dict(config or {})
+    shape = shape or DEFAULT_SHAPE
+    N, T, D, H = (shape[k] for k in "NTDH")
+    x, mask_array, h0 = default_inputs(N, T, D, H, seed)
+    reference_config = dict(config)
+    if hits_keras_unroll_bug(config, mask):
+        reference_config["unroll"] = False
+    warmup = None
+    if config.get("stateful"):
+        warmup, x = x[:, : T // 2], x[:, T // 2 :]
+        mask_array = mask_array[:, T // 2 :]
+    mask_tensor = tf.constant(mask_array) if mask else None
+    h0 = h0 if initial_state else None
+
+    weights = default_weights(D, H, config.get("use_bias", True))
+    results = []
+    for cls, layer_config in (
+        (ScratchRNN, config),
+        (keras.layers.SimpleRNN, reference_config),
+    ):
+        layer = cls(H, **layer_config)
+        layer.build((N, None, D))
+        layer.set_weights(weights)
+        if warmup is not None:  # stateful: a first chunk sets the state
+            layer(warmup, training=training)
+        results.append(_run(layer, x, mask_tensor, h0, training, in_function))
+    (outs, grads), (ref_outs, ref_grads) = results
+
+    errors = {"output": scaled_error(outs[0], ref_outs[0])}
+    if len(outs) > 1:
+        errors["state"] = scaled_error(outs[1], ref_outs[1])
+    for name in GRADIENT_NAMES:
+        g, ref = grads.get(name), ref_grads.get(name)
+        if g is None and ref is None:
+            continue
+        if g is None or ref is None:  # one has a gradient, the other not
+            errors[name] = float("inf")
+        else:
+            errors[name] = scaled_error(g, ref)
+    return errors
+
+
+# The main job's table: (label, layer config, call options).
+PARITY_CASES = (
+    ("default (tanh, last output)", {}, {}),
+    ("return_sequences", {"return_sequences": True}, {}),
+    ("return_state", {"return_sequences": True, "return_state": True}, {}),
+    ("go_backwards", {"return_sequences": True, "go_backwards": True}, {}),
+    ("use_bias=False", {"use_bias": False}, {}),
+    ("activation=relu", {"activation": "relu"}, {}),
+    ("activation=sigmoid", {"activation": "sigmoid"}, {}),
+    ("activation=None (linear)", {"activation": None}, {}),
+    ("activation=gelu (local grad)", {"activation": "gelu"}, {}),
+    ("activation=softmax (local grad)", {"activation": "softmax"}, {}),
+    ("initial_state", {"return_state": True}, {"initial_state": True}),
+    ("mask", {"return_sequences": True}, {"mask": True}),
+    (
+        "mask + zero_output_for_mask",
+        {"return_sequences": True, "zero_output_for_mask": True},
+        {"mask": True},
+    ),
+    (
+        "mask + initial_state + go_backwards",
+        {"return_sequences": True, "return_state": True, "go_backwards": True},
+        {"mask": True, "initial_state": True},
+    ),
+    ("unroll", {"return_sequences": True, "unroll": True}, {"mask": True}),
+    ("stateful (2nd chunk)", {"stateful": True, "return_state": True}, {}),
+    (
+        "dropout=0.3, seed=7 (training)",
+        {"dropout": 0.3, "seed": 7, "return_sequences": True},
+        {"training": True},
+    ),
+    (
+        "recurrent_dropout=0.3, seed=7 (training)",
+        {"recurrent_dropout": 0.3, "seed": 7, "return_sequences": True},
+        {"training": True},
+    ),
+    (
+        "everything at once",
+        {
+            "return_sequences": True,
+            "return_state": True,
+            "go_backwards": True,
+            "activation": "relu",
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "seed": 3,
+            "zero_output_for_mask": True,
+        },
+        {"mask": True, "initial_state": True, "training": True},
+    ),
+)
+
+
+def parity_table(cases=PARITY_CASES, modes=("eager", "tf.function")):
+    """Compares every case in every mode; returns a list of result rows."""
+    rows = []
+    for label, config, options in cases:
+        for mode in modes:
+            errors = compare(
+                config, in_function=mode == "tf.function", **options
+            )
+            output = max(errors[k] for k in ("output", "state") if k in errors)
+            grads = max(errors[k] for k in GRADIENT_NAMES if k in errors)
+            rows.append(
+                {
+                    "case": label,
+                    "mode": mode,
+                    "output": output,
+                    "gradients": grads,
+                    "ok": max(output, grads) <= FLOAT32_PARITY,
+                }
+            )
+    return rows
+
+
+def format_table(rows):
+    """The rows as an aligned text table."""
+    width = max(len(r["case"]) for r in rows)
+    lines = [
+        f"{'configuration':<{width}}  {'mode':<11}  {'output':>8}  "
+        f"{'gradients':>9}  within",
+        "-" * (width + 47),
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['case']:<{width}}  {r['mode']:<11}  {r['output']:>8.1e}  "
+            f"{r['gradients']:>9.1e}  {'yes' if r['ok'] else 'NO'}"
+        )
+    return "\n".join(lines)
+
+
+def main_job():
+    """Prints the parity table; returns 0 if every row is within tolerance."""
+    shape = DEFAULT_SHAPE
+    print(
+        "ScratchRNN (handwritten BPTT) vs keras.layers.SimpleRNN: same "
+        "weights, same inputs\n"
+        f"N={shape['N']} T={shape['T']} D={shape['D']} H={shape['H']}, "
+        "float32; columns are the largest scaled difference "
+        "max|a-b| / max(1, max|b|)\n"
+        "of the outputs (and final state) and of the gradients w.r.t. "
+        "inputs, initial state, kernel,\n"
+        f"recurrent_kernel and bias; tolerance {FLOAT32_PARITY:.0e}.\n"
+    )
+    start = time.perf_counter()
+    rows = parity_table()
+    print(format_table(rows))
+    bad = [r for r in rows if not r["ok"]]
+    print(
+        f"\n{len(rows) - len(bad)}/{len(rows)} comparisons within "
+        f"{FLOAT32_PARITY:.0e} ({time.perf_counter() - start:.1f} s)."
+    )
+    return 1 if bad else 0

@@ -1,0 +1,28 @@
+"""Every numeric tolerance of the project, in one place.
+
+Errors are scaled: `max|a - b| / max(1, max|b|)`, so a tolerance is absolute
+for values up to 1 and relative above (weight gradients summed over many
+steps can be large).
+"""
+
+import numpy as np
+
+# ScratchRNN vs keras.layers.SimpleRNN in float32 (outputs and gradients).
+FLOAT32_PARITY = 1e-5
+
+# TensorFlow ops vs the NumPy reference, both in float64.
+FLOAT64_PARITY = 1e-12
+
+# Handwritten gradients vs central differences, float64, relative.
+GRADIENT_CHECK_RTOL = 1e-7
+
+
+def scaled_error(a, b):
+    """`max|a - b| / max(1, max|b|)` over all elements, as a Python float."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"Shapes differ: {a.shape} vs {b.shape}.")
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b)) / max(1.0, np.max(np.abs(b))))

@@ -1,0 +1,174 @@
+"""ScratchRNN against keras.layers.SimpleRNN with identical weights.
+
+Outputs and the gradients w.r.t. inputs, initial state and every weight,
+over a product of the layer's options, eagerly and inside `tf.function`.
+The comparison itself is `keras_scratch_rnn.parity.compare` (also the main
+job); the last tests show it does catch a difference.
+"""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from keras_scratch_rnn import parity
+from keras_scratch_rnn.tolerances import FLOAT32_PARITY
+
+MASKING = ("none", "mask", "mask+zero_output")
+FLAGS = ("return_sequences", "return_state", "go_backwards", "use_bias")
+
+
+def _case(flags, masking, activation, initial_state, unroll):
+    config = dict(zip(FLAGS, flags))
+    config.update(
+        activation=activation,
+        unroll=unroll,
+        zero_output_for_mask=masking == "mask+zero_output",
+    )
+    options = {"mask": masking != "none", "initial_state": initial_state}
+    return config, options
+
+
+def _assert_parity(config, options, in_function):
+    errors = parity.compare(config, in_function=in_function, **options)
+    expected = {"output", "d_inputs", "d_kernel", "d_recurrent_kernel"}
+    expected |= {"state"} if config.get("return_state") else set()
+    expected |= {"d_bias"} if config.get("use_bias", True) else set()
+    expected |= {"d_initial_state"} if options.get("initial_state") else set()
+    assert set(errors) == expected
+    worst = max(errors, key=errors.get)
+    assert errors[worst] <= FLOAT32_PARITY, (worst, errors)
+
+
+@pytest.mark.parametrize("unroll", [False, True])
+@pytest.mark.parametrize("initial_state", [False, True])
+@pytest.mark.parametrize("masking", MASKING)
+@pytest.mark.parametrize(
+    "flags", list(itertools.product([False, True], repeat=4))
+)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_eager_product(activation, flags, masking, initial_state, unroll):
+    """Every combination of the options, handwritten derivatives, eager."""
+    config, options = _case(flags, masking, activation, initial_state, unroll)
+    _assert_parity(config, options, in_function=False)
+
+
+@pytest.mark.parametrize("unroll", [False, True])
+@pytest.mark.parametrize("initial_state", [False, True])
+@pytest.mark.parametrize("masking", MASKING)
+@pytest.mark.parametrize(
+    "flags", list(itertools.product([False, True], repeat=4))
+)
+def test_function_product(flags, masking, initial_state, unroll):
+    """Every combination of the options (tanh) inside `tf.function`."""
+    config, options = _case(flags, masking, "tanh", initial_state, unroll)
+    _assert_parity(config, options, in_function=True)
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+@pytest.mark.parametrize("masking", MASKING)
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize(
+    "activation", ["relu", "sigmoid", None, "gelu", "softmax", "elu", "selu"]
+)
+def test_activations(activation, go_backwards, masking, in_function):
+    """Handwritten and locally differentiated activations, both modes."""
+    flags = (True, True, go_backwards, True)
+    config, options = _case(flags, masking, activation, True, False)
+    _assert_parity(config, options, in_function=in_function)
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+@pytest.mark.parametrize(
+    "rates", [(0.3, 0.0), (0.0, 0.4), (0.5, 0.2), (1.0, 0.0), (0.0, 1.0)]
+)
+@pytest.mark.parametrize("training", [False, True])
+def test_dropout(rates, training, in_function):
+    """Same seed, same masks: dropout parity in training and inference."""
+    config = {
+        "dropout": rates[0],
+        "recurrent_dropout": rates[1],
+        "seed": 11,
+        "return_sequences": True,
+        "return_state": True,
+    }
+    options = {"mask": True, "initial_state": True, "training": training}
+    _assert_parity(config, options, in_function=in_function)
+
+
+@pytest.mark.parametrize("in_function", [False, True])
+@pytest.mark.parametrize("masking", ["none", "mask"])
+def test_stateful_second_chunk(masking, in_function):
+    """A stateful layer's second chunk, forward and backward."""
+    config = {"stateful": True, "return_sequences": True}
+    options = {"mask": masking == "mask"}
+    _assert_parity(config, options, in_function=in_function)
+
+
+def test_keras_unroll_bug_is_not_copied():
+    """SimpleRNN(unroll=True) zeroes the wrong steps here; we do not.
+
+    Configuration: go_backwards + zero_output_for_mask + return_sequences +
+    mask. `compare` takes SimpleRNN without unroll as the reference then;
+    this test shows the two SimpleRNN paths really disagree (so the
+    exception in `compare` is needed and is noticed if Keras fixes it).
+    """
+    import keras
+
+    config = {
+        "return_sequences": True,
+        "go_backwards": True,
+        "zero_output_for_mask": True,
+    }
+    assert parity.hits_keras_unroll_bug({**config, "unroll": True}, True)
+    shape = parity.DEFAULT_SHAPE
+    x, mask, _ = parity.default_inputs(*(shape[k] for k in "NTDH"))
+    outputs = []
+    for unroll in (False, True):
+        layer = keras.layers.SimpleRNN(shape["H"], unroll=unroll, **config)
+        layer.build(x.shape)
+        layer.set_weights(parity.default_weights(shape["D"], shape["H"]))
+        outputs.append(np.asarray(layer(x, mask=mask)))
+    assert np.max(np.abs(outputs[0] - outputs[1])) > 0.1
+
+
+def test_compare_catches_a_difference(monkeypatch):
+    """`compare` reports a gradient bug: scale the handwritten dWh by 1.01."""
+    from keras_scratch_rnn import ops
+
+    original = ops.rnn_backward
+
+    def wrong_backward(*args, **kwargs):
+        dx, dh0, dk, drk, db = original(*args, **kwargs)
+        return dx, dh0, dk, drk * 1.01, db
+
+    monkeypatch.setattr(ops, "rnn_backward", wrong_backward)
+    errors = parity.compare({"return_sequences": True})
+    assert errors["d_recurrent_kernel"] > 1e-3
+    assert errors["output"] <= FLOAT32_PARITY
+
+
+def test_compare_catches_an_output_difference():
+    """`compare` reports an output difference: a different activation."""
+    errors = parity.compare({"activation": "tanh"})
+    assert errors["output"] <= FLOAT32_PARITY
+    import keras
+
+    from keras_scratch_rnn import ScratchRNN
+
+    x, _, _ = parity.default_inputs(3, 6, 4, 5)
+    a, b = ScratchRNN(5), keras.layers.SimpleRNN(5, activation="sigmoid")
+    a.build(x.shape)
+    b.build(x.shape)
+    b.set_weights(a.get_weights())
+    assert np.max(np.abs(np.asarray(a(x)) - np.asarray(b(x)))) > 0.01
+
+
+def test_main_job_table():
+    """The main job's table: every row within tolerance, both modes."""
+    rows = parity.parity_table(parity.PARITY_CASES[:3])
+    assert len(rows) == 6
+    assert {r["mode"] for r in rows} == {"eager", "tf.function"}
+    assert all(r["ok"] for r in rows)
+    text = parity.format_table(rows)
+    assert "return_sequences" in text and "yes" in text
