@@ -70,6 +70,18 @@ def _check_activation(activation):
     )
 
 
+def _num_steps(x, unroll):
+    """T: a Python int when unrolling (it must be static), else a tensor."""
+    if not unroll:
+        return tf.shape(x)[1]
+    if x.shape[1] is None:
+        raise ValueError(
+            "Received `unroll=True` with an unknown number of timesteps: "
+            f"x.shape={tuple(x.shape)}. Unrolling needs a static T."
+        )
+    return x.shape[1]
+
+
 def _time_major(x):
     """(N, T, ...) <-> (T, N, ...)."""
     return tf.transpose(x, [1, 0, 2])
@@ -160,7 +172,7 @@ def rnn_forward(
         (else `None`). `hs[:, -1]` is the final state.
     """
     _check_activation(activation)
-    T = x.shape[1] if unroll else tf.shape(x)[1]
+    T = _num_steps(x, unroll)
     keep_pre = callable(activation)
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
     xw = tf.tensordot(_time_major(x), kernel, axes=1)  # (T, N, H): x_t Wx
@@ -230,7 +242,7 @@ def rnn_backward(
         `x, h0, kernel, recurrent_kernel` and `(H,)`.
     """
     _check_activation(activation)
-    T = x.shape[1] if unroll else tf.shape(x)[1]
+    T = _num_steps(x, unroll)
     D, H = kernel.shape
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
     hs_t = _time_major(hs)  # (T, N, H)
