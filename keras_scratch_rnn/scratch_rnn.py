@@ -210,6 +210,12 @@ class ScratchRNN(keras.layers.RNN):
                 "the time dimension by passing a `shape` "
                 "or `batch_shape` argument to your `Input()`."
             )
+        if sequences.shape[1] == 0:
+            raise ValueError(
+                "Received an invalid value for argument `sequences`: it has "
+                f"no timesteps (shape {tuple(sequences.shape)}); expected at "
+                "least one, as the output is the last step's."
+            )
         x = tf.cast(sequences, self.compute_dtype)  # (N, T, D)
         h0 = self._initial_state(x, initial_state)  # (N, H)
         input_dropout_mask, recurrent_dropout_mask = self._dropout_masks(
@@ -258,11 +264,25 @@ class ScratchRNN(keras.layers.RNN):
                 return tf.cast(self.states[0], x.dtype)
             return tf.zeros((tf.shape(x)[0], self.cell.units), x.dtype)
         h0 = tf.cast(initial_state, x.dtype)
-        if h0.shape.rank != 2 or h0.shape[-1] not in (None, self.cell.units):
+        expected = f"expected shape ({x.shape[0]}, {self.cell.units})"
+        if (
+            h0.shape.rank != 2
+            or h0.shape[-1] not in (None, self.cell.units)
+            or (
+                None not in (h0.shape[0], x.shape[0])
+                and h0.shape[0] != x.shape[0]
+            )
+        ):
             raise ValueError(
                 "Received an invalid value for argument `initial_state`, "
-                f"expected shape (batch, {self.cell.units}), got "
+                f"{expected} (batch of the sequences, units), got "
                 f"{tuple(h0.shape)}."
+            )
+        if None in (h0.shape[0], x.shape[0]):
+            tf.debugging.assert_equal(
+                tf.shape(h0)[0],
+                tf.shape(x)[0],
+                message="`initial_state` must have one row per sequence",
             )
         return h0
 
