@@ -329,6 +329,46 @@ class ScratchRNN(keras.layers.RNN):
             masks.append(mask if training else None)
         return masks
 
+    @classmethod
+    def from_simple_rnn(cls, layer):
+        """A ScratchRNN with the configuration, weights and state of `layer`.
+
+        Args:
+            layer: A `keras.layers.SimpleRNN`, built or not.
+
+        Returns:
+            A new `ScratchRNN` (built if `layer` was) that computes the same
+            function; its name is a new one.
+
+        Example:
+
+        ```python
+        simple = keras.layers.SimpleRNN(4, return_sequences=True)
+        simple(np.zeros((2, 10, 8)))
+        scratch = ScratchRNN.from_simple_rnn(simple)  # same outputs
+        ```
+        """
+        if not isinstance(layer, keras.layers.SimpleRNN):
+            raise ValueError(
+                "Received an invalid value for argument `layer`, expected a "
+                f"keras.layers.SimpleRNN, got {type(layer).__name__}."
+            )
+        config = layer.get_config()
+        config.pop("name")
+        config["seed"] = layer.cell.seed  # SimpleRNN's config forgets it
+        return _copy_built_state(layer, cls.from_config(config))
+
+    def to_simple_rnn(self):
+        """A `keras.layers.SimpleRNN` with this layer's config and weights.
+
+        Returns:
+            A new SimpleRNN (built if this layer is) computing the same
+            function; its name is a new one.
+        """
+        config = self.get_config()
+        config.pop("name")
+        return _copy_built_state(self, keras.layers.SimpleRNN(**config))
+
     def reset_state(self, states=None):
         """Zeroes the stored state, or sets it to `states`.
 
@@ -470,3 +510,14 @@ class ScratchRNN(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _copy_built_state(source, target):
+    """Builds `target` like `source` and copies its weights and state."""
+    if source.built:
+        batch = source.states[0].shape[0] if source.stateful else None
+        target.build((batch, None, source.cell.kernel.shape[0]))
+        target.set_weights(source.get_weights())
+        if source.stateful:
+            target.states[0].assign(source.states[0])
+    return target

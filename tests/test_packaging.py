@@ -15,6 +15,7 @@ LAYERS = [
     "ops",
     "scratch_rnn_cell",
     "scratch_rnn",
+    "interchange",
     "parity",
     "__main__",
 ]
