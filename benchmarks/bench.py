@@ -1,0 +1,264 @@
+"""ScratchRNN vs keras.layers.SimpleRNN: speed and memory, side by side.
+
+Every number comes from one run of this script: both layers get the same
+weights and inputs, and their timings are interleaved (a, b, a, b, ...) so
+that a noisy machine slows both alike. Medians and ratios are printed,
+never absolute targets.
+
+For each grid point (N, T, H; D = 32):
+- train: one training step inside `tf.function` (GradientTape over a loss,
+  gradients w.r.t. the input and the weights; no XLA requested by the
+  caller), with the fraction of the matmul roofline it reaches
+  (6 N T (D + H) H FLOPs over the peak matmul speed measured here);
+- forward: the forward pass alone inside `tf.function`;
+- fit: `model.fit` epochs per second on a small Sequential model;
+- memory: peak resident memory of training steps, each layer in a fresh
+  process (MB above the process's size after building the model).
+
+Run: `python benchmarks/bench.py` (a few minutes on 2 cores), or
+`python benchmarks/bench.py --quick` for a tiny grid (seconds).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_scratch_rnn import ScratchRNN
+
+D = 32
+GRID = [(N, T, H) for N in (32, 256) for T in (20, 200) for H in (32, 256)]
+QUICK_GRID = [(4, 5, 8), (8, 20, 16)]
+LAYERS = {"scratch": ScratchRNN, "simple": keras.layers.SimpleRNN}
+
+
+def training_step(layer, x):
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * y)
+        return tape.gradient(loss, [x, *layer.trainable_weights])
+
+    return step
+
+
+def forward_pass(layer, x):
+    @tf.function
+    def forward(x):
+        return layer(x)
+
+    return forward
+
+
+def make_pair(N, T, H, seed=0):
+    """Both layers (return_sequences), identical weights, and an input."""
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(N, T, D)).astype("float32"))
+    pair = {}
+    for name, cls in LAYERS.items():
+        layer = cls(H, return_sequences=True)
+        layer.build(x.shape)
+        pair[name] = layer
+    pair["simple"].set_weights(pair["scratch"].get_weights())
+    return pair, x
+
+
+def interleaved_medians(functions, reps):
+    """Median seconds of each zero-argument function, timed alternately."""
+    for f in functions.values():  # warm-up: tracing, compilation
+        f()
+        f()
+    times = {name: [] for name in functions}
+    for _ in range(reps):
+        for name, f in functions.items():
+            start = time.perf_counter()
+            f()
+            times[name].append(time.perf_counter() - start)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
+def _run(fn, x):
+    return lambda: tf.nest.map_structure(lambda t: t.numpy(), fn(x))
+
+
+def time_steps(N, T, H, reps):
+    pair, x = make_pair(N, T, H)
+    train = interleaved_medians(
+        {k: _run(training_step(v, x), x) for k, v in pair.items()}, reps
+    )
+    forward = interleaved_medians(
+        {k: _run(forward_pass(v, x), x) for k, v in pair.items()}, reps
+    )
+    return train, forward
+
+
+def time_fit(N, T, H, epochs, batches=4):
+    """Epochs per second of `model.fit` for both layers, interleaved."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(N * batches, T, D)).astype("float32")
+    y = rng.normal(size=(N * batches, 1)).astype("float32")
+    models = {}
+    for name, cls in LAYERS.items():
+        model = keras.Sequential(
+            [keras.Input((T, D)), cls(H), keras.layers.Dense(1)]
+        )
+        model.compile(optimizer="sgd", loss="mse")
+        models[name] = model
+    models["simple"].set_weights(models["scratch"].get_weights())
+
+    def one_epoch(model):
+        return lambda: model.fit(x, y, batch_size=N, epochs=1, verbose=0)
+
+    seconds = interleaved_medians(
+        {k: one_epoch(m) for k, m in models.items()}, epochs
+    )
+    return {k: 1.0 / s for k, s in seconds.items()}
+
+
+def per_step_overhead_us(reps, N=4, H=8, lengths=(100, 1000)):
+    """Training-step time per extra timestep at a tiny size, in us."""
+    times = {}
+    for T in lengths:
+        rng = np.random.default_rng(2)
+        x = tf.constant(rng.normal(size=(N, T, 4)).astype("float32"))
+        fns = {}
+        for name, cls in LAYERS.items():
+            layer = cls(H, return_sequences=True)
+            layer.build(x.shape)
+            fns[name] = _run(training_step(layer, x), x)
+        times[T] = interleaved_medians(fns, reps)
+    short, long = lengths
+    return {
+        k: (times[long][k] - times[short][k]) / (long - short) * 1e6
+        for k in LAYERS
+    }
+
+
+def matmul_peak_gflops(size=1024, reps=5):
+    a = tf.random.normal((size, size))
+    b = tf.random.normal((size, size))
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    seconds = interleaved_medians({"mm": lambda: matmul().numpy()}, reps)
+    return 2 * size**3 / seconds["mm"] / 1e9
+
+
+def peak_memory_mb(name, N, T, H, steps=3):
+    """Peak RSS growth of `steps` training steps, in a fresh process."""
+    code = (
+        "import json, resource, sys\n"
+        f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
+        "import bench\n"
+        f"pair, x = bench.make_pair({N}, {T}, {H})\n"
+        f"step = bench.training_step(pair[{name!r}], x)\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"for _ in range({steps}):\n"
+        "    [g.numpy() for g in step(x)]\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps((peak - base) / 1024))\n"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny grid")
+    parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-fit", action="store_true")
+    parser.add_argument("--json", help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    grid = QUICK_GRID if args.quick else GRID
+    reps = args.reps or (3 if args.quick else 9)
+
+    peak = matmul_peak_gflops(256 if args.quick else 1024)
+    print(
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"{os.cpu_count()} CPU cores; D={D}; medians of {reps} interleaved "
+        f"runs; matmul peak here {peak:.0f} GFLOP/s.\n"
+        "speed-up = SimpleRNN time / ScratchRNN time (> 1: ScratchRNN "
+        "faster); roofline = share of that matmul peak.\n"
+    )
+    header = (
+        f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {'simple':>8} "
+        f"{'speed-up':>8} {'roofline':>8} | {'fwd ms':>7} {'simple':>7} "
+        f"{'speed-up':>8} | {'fit ep/s':>8} {'simple':>7} | "
+        f"{'mem MB':>7} {'simple':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for N, T, H in grid:
+        train, forward = time_steps(N, T, H, reps)
+        flops = 6 * N * T * (D + H) * H
+        row = {
+            "N": N,
+            "T": T,
+            "H": H,
+            "train": train,
+            "forward": forward,
+            "train_speedup": train["simple"] / train["scratch"],
+            "forward_speedup": forward["simple"] / forward["scratch"],
+            "roofline": flops / train["scratch"] / 1e9 / peak,
+        }
+        fit = None if args.no_fit else time_fit(N, T, H, max(3, reps // 3))
+        row["fit"] = fit
+        memory = None
+        if not args.no_memory:
+            memory = {k: peak_memory_mb(k, N, T, H) for k in LAYERS}
+        row["memory"] = memory
+        rows.append(row)
+        fit_text = (
+            f"{fit['scratch']:8.2f} {fit['simple']:7.2f}"
+            if fit
+            else f"{'-':>8} {'-':>7}"
+        )
+        mem_text = (
+            f"{memory['scratch']:7.1f} {memory['simple']:7.1f}"
+            if memory
+            else f"{'-':>7} {'-':>7}"
+        )
+        print(
+            f"{N:4d} {T:4d} {H:4d} | {train['scratch'] * 1e3:9.2f} "
+            f"{train['simple'] * 1e3:8.2f} {row['train_speedup']:8.2f} "
+            f"{row['roofline']:8.1%} | {forward['scratch'] * 1e3:7.2f} "
+            f"{forward['simple'] * 1e3:7.2f} {row['forward_speedup']:8.2f} "
+            f"| {fit_text} | {mem_text}",
+            flush=True,
+        )
+    overhead = per_step_overhead_us(reps)
+    print(
+        "\nper-timestep cost of a training step at tiny size (N=4, D=4, "
+        "H=8; slope between T=100 and T=1000): ScratchRNN "
+        f"{overhead['scratch']:.1f} us, SimpleRNN {overhead['simple']:.1f} us"
+    )
+    speedups = [r["train_speedup"] for r in rows]
+    geomean = float(np.exp(np.mean(np.log(speedups))))
+    print(
+        f"\ntraining step: geometric-mean speed-up {geomean:.2f}, "
+        f"slowest point {min(speedups):.2f}; forward: slowest point "
+        f"{min(r['forward_speedup'] for r in rows):.2f}."
+    )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
