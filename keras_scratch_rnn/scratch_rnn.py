@@ -210,11 +210,16 @@ class ScratchRNN(keras.layers.RNN):
                 "the time dimension by passing a `shape` "
                 "or `batch_shape` argument to your `Input()`."
             )
+        no_steps = (
+            "Received an invalid value for argument `sequences`: it has no "
+            "timesteps (shape {}); expected at least one, as the output is "
+            "the last step's."
+        )
         if sequences.shape[1] == 0:
-            raise ValueError(
-                "Received an invalid value for argument `sequences`: it has "
-                f"no timesteps (shape {tuple(sequences.shape)}); expected at "
-                "least one, as the output is the last step's."
+            raise ValueError(no_steps.format(tuple(sequences.shape)))
+        if sequences.shape[1] is None:
+            tf.debugging.assert_positive(
+                tf.shape(sequences)[1], message=no_steps.format("(N, 0, D)")
             )
         x = tf.cast(sequences, self.compute_dtype)  # (N, T, D)
         h0 = self._initial_state(x, initial_state)  # (N, H)
