@@ -261,7 +261,11 @@ def _forward(
         xw = xw + bias  # x_t Wx + b
     m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
     loop = _loop(_forward_loop, activation, zero_output_for_mask, unroll)
-    return loop(xw, h0, recurrent_kernel, m, recurrent_dropout_mask)
+    results = loop(xw, h0, recurrent_kernel, m, recurrent_dropout_mask)
+    for t in results:  # the compiled loop forgets the static shapes
+        if t is not None:
+            t.set_shape(xw.shape)
+    return results
 
 
 def _backward(
@@ -287,6 +291,8 @@ def _backward(
     r = recurrent_dropout_mask
     loop = _loop(_backward_loop, activation, zero_output_for_mask, unroll)
     dts, dh0 = loop(d_out, dh_last, hs, pre, recurrent_kernel, m, r)
+    dts.set_shape(hs.shape)
+    dh0.set_shape(h0.shape)
     # dts: (T, N, H), the book's dt of every step
 
     # The sums over t of the book's per-step weight gradients, hoisted.
