@@ -212,6 +212,9 @@ def _backward_loop(
     return dts, dh0
 
 
+# Compile the loops with XLA (see `_loop`); `False` runs plain while loops.
+XLA_LOOPS = True
+
 _COMPILED_LOOPS = {}
 
 
@@ -222,7 +225,8 @@ def _loop(fn, activation, zero_output_for_mask, unroll):
     step instead of tens); one compiled function per options set, shared by
     all layers, compiled again for each new input shape.
     """
-    key = (fn, activation, zero_output_for_mask, unroll)
+    compile_loop = XLA_LOOPS and not unroll
+    key = (fn, activation, zero_output_for_mask, unroll, compile_loop)
     if key not in _COMPILED_LOOPS:
         bound = functools.partial(
             fn,
@@ -232,7 +236,7 @@ def _loop(fn, activation, zero_output_for_mask, unroll):
         )
         _COMPILED_LOOPS[key] = (
             bound
-            if unroll
+            if not compile_loop
             else tf.function(
                 bound, jit_compile=True, reduce_retracing=True, autograph=False
             )
