@@ -28,6 +28,8 @@ callable `(N, H) -> (N, H)` (for instance `keras.activations.gelu`, or
 pre-activations `a_t`, which the forward then keeps.
 """
 
+import functools
+
 import tensorflow as tf
 
 HANDWRITTEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
@@ -133,6 +135,190 @@ def _time_loop(step, T, carry, num_outputs, unroll, reverse=False):
     return carry, tuple(ta.stack() for ta in arrays)
 
 
+def _forward_loop(
+    xw, h0, recurrent_kernel, m, r, activation, zero_output_for_mask, unroll
+):
+    """The recurrence, time-major: `xw[t] = x_t Wx + b`, `m[t]` (N, 1).
+
+    Returns `(hs, outputs, pre)`, each `(T, N, H)`; `outputs` is `hs`
+    without a mask, `pre` is `None` unless the activation is a callable.
+    """
+    T = xw.shape[0] if unroll else tf.shape(xw)[0]
+    keep_pre = callable(activation)
+    zeros = tf.zeros_like(h0)
+
+    def step(t, carry):
+        h_prev, o_prev = carry
+        h_in = h_prev if r is None else h_prev * r
+        a = xw[t] + tf.matmul(h_in, recurrent_kernel)  # a_t = x_t Wx + b + h Wh
+        y = _activate(a, activation)  # y_t = act(a_t)
+        if m is None:
+            h = o = y
+        else:
+            h = tf.where(m[t], y, h_prev)  # a masked step keeps the state
+            o = tf.where(m[t], y, zeros if zero_output_for_mask else o_prev)
+        outs = [h] + ([o] if m is not None else []) + ([a] if keep_pre else [])
+        return (h, o), outs
+
+    num_outputs = 1 + (m is not None) + keep_pre
+    _, ys = _time_loop(step, T, (h0, zeros), num_outputs, unroll)
+    hs = ys[0]
+    outputs = ys[1] if m is not None else hs
+    pre = ys[-1] if keep_pre else None
+    return hs, outputs, pre
+
+
+def _backward_loop(
+    d_out,
+    dh_last,
+    hs,
+    pre,
+    recurrent_kernel,
+    m,
+    r,
+    activation,
+    zero_output_for_mask,
+    unroll,
+):
+    """The reverse recurrence, time-major; returns `(dts, dh0)`.
+
+    `dts[t]` is the book's `dt` of step t, dL/da_t, shape `(T, N, H)`.
+    """
+    T = hs.shape[0] if unroll else tf.shape(hs)[0]
+    zeros = tf.zeros_like(dh_last)
+
+    def step(t, carry):
+        dh, do = carry  # dL/dh_t from step t+1; dL/do_t from o_{t+1} = o_t
+        g = d_out[t] + do  # all that reaches the output o_t
+        a_t = None if pre is None else pre[t]
+        dt = _activation_backward(dh + g, hs[t], a_t, activation)
+        # dt = dL/da_t = (dh_t + do_t) * act'(a_t), as h_t = o_t = y_t
+        if m is None:
+            dh_skip = do_prev = zeros
+        else:
+            dt = tf.where(m[t], dt, zeros)  # y_t is unused at a masked step
+            dh_skip = tf.where(m[t], zeros, dh)  # h_t = h_{t-1} when masked
+            do_prev = (
+                zeros if zero_output_for_mask else tf.where(m[t], zeros, g)
+            )  # o_t = o_{t-1} when masked
+        dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)  # dt Wh^T
+        if r is not None:
+            dh_prev = dh_prev * r  # through h_{t-1} * r
+        return (dh_prev + dh_skip, do_prev), (dt,)
+
+    (dh0, _), (dts,) = _time_loop(
+        step, T, (dh_last, zeros), 1, unroll, reverse=True
+    )
+    return dts, dh0
+
+
+# Compile the loops with XLA (see `_loop`); `False` runs plain while loops.
+XLA_LOOPS = True
+
+_COMPILED_LOOPS = {}
+
+
+def _loop(fn, activation, zero_output_for_mask, unroll):
+    """`fn` with its static options bound; XLA-compiled unless `unroll`.
+
+    XLA turns the `tf.while_loop` into a tight native loop (a few us per
+    step instead of tens); one compiled function per options set, shared by
+    all layers, compiled again for each new input shape.
+    """
+    compile_loop = XLA_LOOPS and not unroll
+    key = (fn, activation, zero_output_for_mask, unroll, compile_loop)
+    if key not in _COMPILED_LOOPS:
+        bound = functools.partial(
+            fn,
+            activation=activation,
+            zero_output_for_mask=zero_output_for_mask,
+            unroll=unroll,
+        )
+        _COMPILED_LOOPS[key] = (
+            bound
+            if not compile_loop
+            else tf.function(
+                bound, jit_compile=True, reduce_retracing=True, autograph=False
+            )
+        )
+    return _COMPILED_LOOPS[key]
+
+
+def _forward(
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    bias,
+    mask,
+    input_dropout_mask,
+    recurrent_dropout_mask,
+    activation,
+    zero_output_for_mask,
+    unroll,
+):
+    """`rnn_forward`, time-major results `(hs, outputs, pre)`."""
+    _num_steps(x, unroll)
+    x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
+    xw = tf.tensordot(_time_major(x), kernel, axes=1)  # (T, N, H): x_t Wx
+    if bias is not None:
+        xw = xw + bias  # x_t Wx + b
+    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
+    loop = _loop(_forward_loop, activation, zero_output_for_mask, unroll)
+    results = loop(xw, h0, recurrent_kernel, m, recurrent_dropout_mask)
+    for t in results:  # the compiled loop forgets the static shapes
+        if t is not None:
+            t.set_shape(xw.shape)
+    return results
+
+
+def _backward(
+    d_out,
+    dh_last,
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    hs,
+    pre,
+    mask,
+    input_dropout_mask,
+    recurrent_dropout_mask,
+    activation,
+    zero_output_for_mask,
+    unroll,
+):
+    """`rnn_backward` on time-major `d_out`, `hs`, `pre`."""
+    _num_steps(x, unroll)
+    D, H = tf.unstack(tf.shape(kernel))
+    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
+    r = recurrent_dropout_mask
+    loop = _loop(_backward_loop, activation, zero_output_for_mask, unroll)
+    dts, dh0 = loop(d_out, dh_last, hs, pre, recurrent_kernel, m, r)
+    dts.set_shape(hs.shape)
+    dh0.set_shape(h0.shape)
+    # dts: (T, N, H), the book's dt of every step
+
+    # The sums over t of the book's per-step weight gradients, hoisted.
+    dts_2d = tf.reshape(dts, (-1, H))  # (T * N, H)
+    h_prev = hs[:-1] if r is None else hs[:-1] * r  # h_{t-1}, t = 1..T-1
+    h0_in = h0 if r is None else h0 * r
+    drecurrent_kernel = tf.matmul(h0_in, dts[0], transpose_a=True) + tf.matmul(
+        tf.reshape(h_prev, (-1, H)),
+        tf.reshape(dts[1:], (-1, H)),
+        transpose_a=True,
+    )  # dWh = sum_t h_{t-1}^T dt
+    x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
+    x_2d = tf.reshape(_time_major(x), (-1, D))  # (T * N, D)
+    dkernel = tf.matmul(x_2d, dts_2d, transpose_a=True)  # dWx = sum x_t^T dt
+    dbias = tf.reduce_sum(dts_2d, axis=0)  # db = sum_t dt
+    dx = _time_major(tf.tensordot(dts, tf.transpose(kernel), axes=1))
+    # dx_t = dt Wx^T
+    if input_dropout_mask is not None:
+        dx = dx * input_dropout_mask[:, None, :]  # through x_t * mask
+    return dx, dh0, dkernel, drecurrent_kernel, dbias
+
+
 def rnn_forward(
     x,
     h0,
@@ -162,8 +348,8 @@ def rnn_forward(
             callable mapping `(N, H)` to `(N, H)`.
         zero_output_for_mask: If `True`, masked steps output zeros; else they
             repeat the previous output (zeros before the first unmasked step).
-        unroll: Use a Python loop over a static `T` instead of a
-            `tf.while_loop`.
+        unroll: Use a Python loop over a static `T` instead of an
+            XLA-compiled `tf.while_loop`.
 
     Returns:
         `(outputs, hs, pre)`: the outputs `o_t` and the states `h_t`, both
@@ -172,36 +358,13 @@ def rnn_forward(
         (else `None`). `hs[:, -1]` is the final state.
     """
     _check_activation(activation)
-    T = _num_steps(x, unroll)
-    keep_pre = callable(activation)
-    x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
-    xw = tf.tensordot(_time_major(x), kernel, axes=1)  # (T, N, H): x_t Wx
-    if bias is not None:
-        xw = xw + bias  # x_t Wx + b
-    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
-    r = recurrent_dropout_mask
-    zeros = tf.zeros_like(h0)
-
-    def step(t, carry):
-        h_prev, o_prev = carry
-        h_in = h_prev if r is None else h_prev * r
-        a = xw[t] + tf.matmul(h_in, recurrent_kernel)  # a_t = x_t Wx + b + h Wh
-        y = _activate(a, activation)  # y_t = act(a_t)
-        if m is None:
-            h = o = y
-        else:
-            h = tf.where(m[t], y, h_prev)  # a masked step keeps the state
-            o = tf.where(m[t], y, zeros if zero_output_for_mask else o_prev)
-        outs = [h] + ([o] if m is not None else []) + ([a] if keep_pre else [])
-        return (h, o), outs
-
-    num_outputs = 1 + (m is not None) + keep_pre
-    _, ys = _time_loop(step, T, (h0, zeros), num_outputs, unroll)
-    ys = [_time_major(y) for y in ys]  # each (N, T, H)
-    hs = ys[0]
-    outputs = ys[1] if m is not None else hs
-    pre = ys[-1] if keep_pre else None
-    return outputs, hs, pre
+    hs, outputs, pre = _forward(
+        x, h0, kernel, recurrent_kernel, bias, mask, input_dropout_mask,
+        recurrent_dropout_mask, activation, zero_output_for_mask, unroll,
+    )  # fmt: skip
+    hs_b = _time_major(hs)
+    outputs_b = hs_b if mask is None else _time_major(outputs)
+    return outputs_b, hs_b, None if pre is None else _time_major(pre)
 
 
 def rnn_backward(
@@ -242,56 +405,12 @@ def rnn_backward(
         `x, h0, kernel, recurrent_kernel` and `(H,)`.
     """
     _check_activation(activation)
-    T = _num_steps(x, unroll)
-    D, H = kernel.shape
-    x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
-    hs_t = _time_major(hs)  # (T, N, H)
-    d_out = _time_major(d_outputs)  # (T, N, H)
-    pre_t = None if pre is None else _time_major(pre)
-    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
-    r = recurrent_dropout_mask
-    zeros = tf.zeros_like(h0)
-
-    def step(t, carry):
-        dh, do = carry  # dL/dh_t from step t+1; dL/do_t from o_{t+1} = o_t
-        g = d_out[t] + do  # all that reaches the output o_t
-        a_t = None if pre_t is None else pre_t[t]
-        dt = _activation_backward(dh + g, hs_t[t], a_t, activation)
-        # dt = dL/da_t = (dh_t + do_t) * act'(a_t), as h_t = o_t = y_t
-        if m is None:
-            dh_skip = do_prev = zeros
-        else:
-            dt = tf.where(m[t], dt, zeros)  # y_t is unused at a masked step
-            dh_skip = tf.where(m[t], zeros, dh)  # h_t = h_{t-1} when masked
-            do_prev = (
-                zeros if zero_output_for_mask else tf.where(m[t], zeros, g)
-            )  # o_t = o_{t-1} when masked
-        dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)  # dt Wh^T
-        if r is not None:
-            dh_prev = dh_prev * r  # through h_{t-1} * r
-        return (dh_prev + dh_skip, do_prev), (dt,)
-
-    (dh0, _), (dts,) = _time_loop(
-        step, T, (dh_last, zeros), 1, unroll, reverse=True
-    )  # dts: (T, N, H), the book's dt of every step
-
-    # The hoisted sums over t of the book's per-step weight gradients.
-    dts_2d = tf.reshape(dts, (-1, H))  # (T * N, H)
-    h_prev = tf.concat([h0[None], hs_t[:-1]], axis=0)  # (T, N, H): h_{t-1}
-    if r is not None:
-        h_prev = h_prev * r
-    h_prev_2d = tf.reshape(h_prev, (-1, H))
-    x_2d = tf.reshape(_time_major(x), (-1, D))  # (T * N, D)
-    dkernel = tf.matmul(x_2d, dts_2d, transpose_a=True)  # dWx = sum x_t^T dt
-    drecurrent_kernel = tf.matmul(
-        h_prev_2d, dts_2d, transpose_a=True
-    )  # dWh = sum h_{t-1}^T dt
-    dbias = tf.reduce_sum(dts_2d, axis=0)  # db = sum dt
-    dx = _time_major(tf.tensordot(dts, tf.transpose(kernel), axes=1))
-    # dx_t = dt Wx^T
-    if input_dropout_mask is not None:
-        dx = dx * input_dropout_mask[:, None, :]  # through x_t * mask
-    return dx, dh0, dkernel, drecurrent_kernel, dbias
+    return _backward(
+        _time_major(d_outputs), dh_last, x, h0, kernel, recurrent_kernel,
+        _time_major(hs), None if pre is None else _time_major(pre), mask,
+        input_dropout_mask, recurrent_dropout_mask, activation,
+        zero_output_for_mask, unroll,
+    )  # fmt: skip
 
 
 def scratch_rnn(
@@ -319,30 +438,30 @@ def scratch_rnn(
         `(outputs, h_last)`: `(N, T, H)` and the final state `(N, H)`.
     """
     _check_activation(activation)
-    options = dict(
-        mask=mask,
-        input_dropout_mask=input_dropout_mask,
-        recurrent_dropout_mask=recurrent_dropout_mask,
-        activation=activation,
-        zero_output_for_mask=zero_output_for_mask,
-        unroll=unroll,
-    )
+    masks = (mask, input_dropout_mask, recurrent_dropout_mask)
+    static = (activation, zero_output_for_mask, unroll)
 
     @tf.custom_gradient
-    def op(x, h0, kernel, recurrent_kernel, *maybe_bias):
+    def op(*inputs):
+        # `stop_gradient`: no tape may record (and keep) the loop's insides;
+        # the gradient is `grad`, nothing else.
+        x, h0, kernel, recurrent_kernel, *maybe_bias = [
+            tf.stop_gradient(t) for t in inputs
+        ]
         b = maybe_bias[0] if maybe_bias else None
-        outputs, hs, pre = rnn_forward(
-            x, h0, kernel, recurrent_kernel, b, **options
-        )
+        hs, outputs, pre = _forward(
+            x, h0, kernel, recurrent_kernel, b, *masks, *static
+        )  # time-major, kept for the backward
 
         def grad(d_outputs, dh_last):
-            dx, dh0, dk, drk, db = rnn_backward(
-                d_outputs, dh_last, x, h0, kernel, recurrent_kernel, hs, pre,
-                **options,
+            dx, dh0, dk, drk, db = _backward(
+                tf.stop_gradient(_time_major(d_outputs)),
+                tf.stop_gradient(dh_last), x, h0, kernel, recurrent_kernel,
+                hs, pre, *masks, *static,
             )  # fmt: skip
             return (dx, dh0, dk, drk) + ((db,) if maybe_bias else ())
 
-        return (outputs, hs[:, -1]), grad
+        return (_time_major(outputs), hs[-1]), grad
 
     args = (x, h0, kernel, recurrent_kernel) + (() if bias is None else (bias,))
     return op(*args)

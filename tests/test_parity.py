@@ -136,13 +136,13 @@ def test_compare_catches_a_difference(monkeypatch):
     """`compare` reports a gradient bug: scale the handwritten dWh by 1.01."""
     from keras_scratch_rnn import ops
 
-    original = ops.rnn_backward
+    original = ops._backward  # what `scratch_rnn`'s gradient calls
 
     def wrong_backward(*args, **kwargs):
         dx, dh0, dk, drk, db = original(*args, **kwargs)
         return dx, dh0, dk, drk * 1.01, db
 
-    monkeypatch.setattr(ops, "rnn_backward", wrong_backward)
+    monkeypatch.setattr(ops, "_backward", wrong_backward)
     errors = parity.compare({"return_sequences": True})
     assert errors["d_recurrent_kernel"] > 1e-3
     assert errors["output"] <= FLOAT32_PARITY
