@@ -26,6 +26,14 @@ callable `(N, H) -> (N, H)` (for instance `keras.activations.gelu`, or
 `softmax`) is differentiated locally, one step at a time, by a
 `tf.GradientTape` around the activation alone; that needs the
 pre-activations `a_t`, which the forward then keeps.
+
+Speed: the two loops (`_forward_loop`, `_backward_loop`) are compiled by XLA
+(`XLA_LOOPS`), which turns a `tf.while_loop` step from tens of
+microseconds of TensorFlow overhead into a few; the hoisted matmuls stay
+TensorFlow ops. Internally everything is time-major (T, N, H), so the loops
+read and write whole contiguous steps. `rnn_forward` and `rnn_backward` are
+for reading, testing and calling by hand; to differentiate, use
+`scratch_rnn` (TensorFlow cannot autodiff through the compiled loops).
 """
 
 import functools
