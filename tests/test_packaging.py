@@ -16,7 +16,15 @@ LAYERS = [
     "scratch_rnn_cell",
     "scratch_rnn",
     "interchange",
+    "tbptt",
     "parity",
+    "terminal",
+    "demos",
+    "explain",
+    "gradflow",
+    "figures",
+    "docs_gen",
+    "cli",
     "__main__",
 ]
 

@@ -1,0 +1,310 @@
+"""Truncated BPTT for Keras `fit`: the book's batches, state resets, perplexity.
+
+"Deep Learning from Scratch 2" trains its stateful RNNs on one long series
+(ch05 `train_custom_loop.py`, `RnnlmTrainer`): N parallel streams read a
+series of L inputs from the offsets `i * (L // N)`, T steps at a time, and
+the time index goes on from batch to batch and from epoch to epoch. A
+stateful RNN thus sees each stream in order: its state carries the past
+forward while the gradient stops at each block of T steps (truncated
+BPTT).
+
+- `tbptt_batch`: the book's `get_batch`, vectorized.
+- `TBPTTBatches`: those batches as a `keras.utils.PyDataset` for `fit`.
+- `ResetStates`: a callback that zeroes every stateful RNN at epoch start.
+- `reset_rnn_states`: the same, called directly (a Keras `Model` has no
+  `reset_state`).
+- `Perplexity`: `exp` of the mean cross-entropy per label, as a metric.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+
+def tbptt_batch(xs, ts, batch_size, time_size, time_idx):
+    """The book's truncated-BPTT batch at time index `time_idx`.
+
+    Row i of the batch reads the series from offset `i * jump`, where
+    `jump = len(xs) // batch_size`, so the N rows are N streams spread
+    over the series; step t of the batch is time `time_idx + t` of every
+    stream, wrapping around the end of the series:
+
+        batch_x[i, t] = xs[(i * jump + time_idx + t) % len(xs)]
+
+    The next batch of the same streams starts at `time_idx + time_size`.
+    (The book computes `jump` from the corpus, `(corpus_size - 1) //
+    batch_size`; with `xs = corpus[:-1]` that is `len(xs) // batch_size`.)
+
+    Args:
+        xs: inputs, an array of shape `(L, ...)`: word ids `(L,)` or
+            feature vectors `(L, D)`.
+        ts: targets, an array of shape `(L, ...)`, aligned with `xs`
+            (`ts[k]` is what the model should output after reading
+            `xs[k]`), or `None`.
+        batch_size: N, the number of streams.
+        time_size: T, the number of steps of one batch (the truncation).
+        time_idx: the time index of the batch's first step.
+
+    Returns:
+        `(batch_x, batch_t)`: arrays of shapes `(N, T, ...)` with the
+        dtypes of `xs` and `ts` (`batch_t` is `None` when `ts` is).
+
+    Example:
+
+    ```python
+    xs = np.arange(10)  # a series of 10 values
+    batch_x, batch_t = tbptt_batch(xs, xs + 100, 2, 3, time_idx=0)
+    # batch_x == [[0, 1, 2], [5, 6, 7]]: two streams, from 0 and from 5
+    batch_x, _ = tbptt_batch(xs, None, 2, 3, time_idx=3)
+    # batch_x == [[3, 4, 5], [8, 9, 0]]: the streams go on (and wrap)
+    ```
+    """
+    xs = np.asarray(xs)
+    data_size = len(xs)
+    if ts is not None and len(ts) != data_size:
+        raise ValueError(
+            "Received an invalid value for argument `ts`, expected one "
+            f"target per input ({data_size}), got {len(ts)}."
+        )
+    _check_sizes(data_size, batch_size, time_size)
+    jump = data_size // batch_size
+    offsets = np.arange(batch_size) * jump  # (N,)
+    steps = time_idx + np.arange(time_size)  # (T,)
+    positions = (offsets[:, None] + steps[None, :]) % data_size  # (N, T)
+    batch_t = None if ts is None else np.asarray(ts)[positions]
+    return xs[positions], batch_t
+
+
+def _check_sizes(data_size, batch_size, time_size):
+    for name, value in (("batch_size", batch_size), ("time_size", time_size)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(
+                f"Received an invalid value for argument `{name}`, expected "
+                f"a positive integer, got {value!r}."
+            )
+    if data_size < batch_size * time_size:
+        raise ValueError(
+            f"The series is too short: {data_size} steps cannot fill one "
+            f"batch of batch_size * time_size = {batch_size * time_size}."
+        )
+
+
+class TBPTTBatches(keras.utils.PyDataset):
+    """The book's truncated-BPTT batches, ready for `model.fit`.
+
+    Batch k of a `fit` is `tbptt_batch(xs, ts, N, T, time_idx=k * T)`: the
+    N streams of the series advance by T steps per batch, across epochs
+    too, exactly as the book's training loop reads them. An epoch is
+    `steps_per_epoch = len(xs) // (N * T)` batches (the book's
+    `max_iters`), so every epoch covers the series once.
+
+    The time index goes on across epochs, so the dataset is endless: pass
+    `steps_per_epoch=batches.steps_per_epoch` to `fit`, which then keeps
+    one iterator for all its epochs (a new `fit` starts again from time
+    0). With `carry_across_epochs=False` every epoch starts again from time
+    0 and the dataset has `steps_per_epoch` batches.
+
+    The model should be stateful with the same batch size (e.g.
+    `keras.Input(shape=(T, ...), batch_size=N)` and
+    `ScratchRNN(..., stateful=True)`). Pass `shuffle=False` to `fit`: the
+    order of the batches is the point (and Keras warns that it cannot
+    shuffle an endless dataset).
+
+    Args:
+        xs: inputs `(L, ...)`, e.g. word ids `(L,)` or features `(L, D)`.
+        ts: targets `(L, ...)` aligned with `xs`, e.g. the next word ids.
+        batch_size: N, the number of streams.
+        time_size: T, the steps per batch (where backprop is truncated).
+        carry_across_epochs: if True (the book), the time index goes on
+            from one epoch to the next; if False it restarts at 0.
+        **kwargs: `keras.utils.PyDataset` arguments (`workers`, ...).
+
+    Example:
+
+    ```python
+    corpus = np.array(word_ids)
+    batches = TBPTTBatches(corpus[:-1], corpus[1:], batch_size=10, time_size=5)
+    model.fit(
+        batches,
+        epochs=100,
+        steps_per_epoch=batches.steps_per_epoch,
+        shuffle=False,
+        callbacks=[ResetStates()],
+    )
+    ```
+    """
+
+    def __init__(
+        self, xs, ts, batch_size, time_size, carry_across_epochs=True, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if ts is None:
+            raise ValueError(
+                "Received an invalid value for argument `ts`, expected the "
+                "targets, one per input, got None."
+            )
+        self.xs = np.asarray(xs)
+        self.ts = np.asarray(ts)
+        if len(self.ts) != len(self.xs):
+            raise ValueError(
+                "Received an invalid value for argument `ts`, expected one "
+                f"target per input ({len(self.xs)}), got {len(self.ts)}."
+            )
+        _check_sizes(len(self.xs), batch_size, time_size)
+        self.batch_size = batch_size
+        self.time_size = time_size
+        self.carry_across_epochs = carry_across_epochs
+        self.steps_per_epoch = len(self.xs) // (batch_size * time_size)
+
+    @property
+    def num_batches(self):
+        # Endless, so that `fit(..., steps_per_epoch=...)` keeps one
+        # iterator and batch `index` is the run's batch count. (An epoch
+        # counter bumped in `on_epoch_end` would race: Keras creates the
+        # next epoch's prefetching iterator before calling it.)
+        if self.carry_across_epochs:
+            return None
+        return self.steps_per_epoch
+
+    def __getitem__(self, index):
+        """Batch `index` of the run: `(batch_x (N, T, ...), batch_t)`."""
+        return tbptt_batch(
+            self.xs,
+            self.ts,
+            self.batch_size,
+            self.time_size,
+            time_idx=index * self.time_size,
+        )
+
+
+def _walk_layers(layer):
+    """`layer` and every layer inside it (models, wrappers, Bidirectional)."""
+    yield layer
+    inner = list(getattr(layer, "layers", None) or [])
+    for name in ("layer", "forward_layer", "backward_layer"):
+        sub = getattr(layer, name, None)
+        if isinstance(sub, keras.layers.Layer):
+            inner.append(sub)
+    for sub in inner:
+        yield from _walk_layers(sub)
+
+
+def reset_rnn_states(model):
+    """Zeroes the state of every stateful RNN layer in `model`.
+
+    A Keras 3 `Model` has no `reset_state`; this walks the model (nested
+    models, wrappers and `Bidirectional` too) and resets each
+    `keras.layers.RNN` built with `stateful=True`, such as `ScratchRNN` or
+    `SimpleRNN`.
+
+    Args:
+        model: a `keras.Model`, or any layer.
+
+    Returns:
+        The list of the layers that were reset.
+    """
+    reset = []
+    for layer in _walk_layers(model):
+        if (
+            isinstance(layer, keras.layers.RNN)
+            and layer.stateful
+            and layer.built
+            and all(r is not layer for r in reset)
+        ):
+            layer.reset_state()
+            reset.append(layer)
+    return reset
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Zeroes the model's stateful RNNs at the start of every epoch.
+
+    Also at the start of `evaluate` and `predict` (each reads its data
+    from the start), unless `on_test=False` / `on_predict=False`.
+
+    Args:
+        on_test: also reset before `evaluate` (and validation).
+        on_predict: also reset before `predict`.
+
+    Example:
+
+    ```python
+    model.fit(batches, epochs=10, callbacks=[ResetStates()])
+    ```
+    """
+
+    def __init__(self, on_test=True, on_predict=True):
+        super().__init__()
+        self.on_test = on_test
+        self.on_predict = on_predict
+
+    def on_epoch_begin(self, epoch, logs=None):
+        reset_rnn_states(self.model)
+
+    def on_test_begin(self, logs=None):
+        if self.on_test:
+            reset_rnn_states(self.model)
+
+    def on_predict_begin(self, logs=None):
+        if self.on_predict:
+            reset_rnn_states(self.model)
+
+
+@keras.saving.register_keras_serializable(package="keras_scratch_rnn")
+class Perplexity(keras.metrics.Metric):
+    """`exp(mean cross-entropy)` over every label seen, the book's measure.
+
+    The book's perplexity of an epoch is `exp(total_loss / loss_count)`, the
+    exponential of the mean loss per batch; with batches of equal size this
+    metric gives the same number (it averages over every label of every
+    batch), shown in the progress bar and in `history`.
+
+    Args:
+        from_logits: whether `y_pred` are logits (True) or probabilities.
+        name: name of the metric.
+        dtype: dtype of the metric's variables.
+
+    Example:
+
+    ```python
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[Perplexity()],
+    )
+    ```
+    """
+
+    def __init__(self, from_logits=True, name="perplexity", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.from_logits = from_logits
+        self.total = self.add_variable(
+            shape=(), initializer="zeros", name="total"
+        )
+        self.count = self.add_variable(
+            shape=(), initializer="zeros", name="count"
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        losses = keras.losses.sparse_categorical_crossentropy(
+            y_true, y_pred, from_logits=self.from_logits
+        )  # (N, T): -log y[t] per label
+        losses = ops.cast(losses, self.dtype)
+        if sample_weight is None:
+            weights = ops.ones_like(losses)
+        else:
+            weights = ops.cast(
+                ops.broadcast_to(sample_weight, ops.shape(losses)), self.dtype
+            )
+        self.total.assign_add(ops.sum(losses * weights))
+        self.count.assign_add(ops.sum(weights))
+
+    def result(self):
+        return ops.exp(ops.divide_no_nan(self.total, self.count))
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
