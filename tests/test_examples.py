@@ -99,3 +99,19 @@ def test_stateful_forecast_beats_stateless_windows(tmp_path):
     assert stateful["mse"] > results["noise_floor"]  # noise can't be forecast
     assert stateful["loss"][-1] < stateful["loss"][0]
     assert _is_small_png(plot)
+
+
+@pytest.mark.slow
+def test_benchmark_quick_mode_runs():
+    """`benchmarks/bench.py --quick` prints its table (no timing checks)."""
+    spec = importlib.util.spec_from_file_location(
+        "bench", EXAMPLES.parent / "benchmarks" / "bench.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(["--quick"])
+    assert [(r["N"], r["T"], r["H"]) for r in rows] == bench.QUICK_GRID
+    for row in rows:
+        assert row["train_speedup"] > 0 and row["forward_speedup"] > 0
+        assert set(row["memory"]) == {"scratch", "simple"}
+        assert set(row["fit"]) == {"scratch", "simple"}
