@@ -296,3 +296,189 @@ def main_job():
         f"{FLOAT32_PARITY:.0e} ({time.perf_counter() - start:.1f} s)."
     )
     return 1 if bad else 0
+
+
+# ---------------------------------------------------------------------------
+# `python -m keras_scratch_rnn compare`: any configuration the user types.
+
+
+def check_config(config, units):
+    """Builds both layers from `config`; returns SimpleRNN's error or None.
+
+    ScratchRNN's own error is raised (the CLI turns it into a usage
+    message); a configuration that only SimpleRNN refuses returns that
+    message, so the caller can say so.
+    """
+    ScratchRNN(units, **config)
+    try:
+        keras.layers.SimpleRNN(units, **config)
+    except Exception as error:  # reported, not hidden
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def _regularization(layer, x, mask, training):
+    """The regularization losses of one call of `layer`.
+
+    Returns `(weight_losses, activity_loss)`, floats: the sum of the weight
+    regularizers' penalties, and the rest of `layer.losses`.
+    """
+    out = layer(x, mask=mask, training=training)
+    out = out[0] if isinstance(out, (list, tuple)) else out
+    weight_losses = 0.0
+    for regularizer, weight in (
+        (layer.cell.kernel_regularizer, layer.cell.kernel),
+        (layer.cell.recurrent_regularizer, layer.cell.recurrent_kernel),
+        (layer.cell.bias_regularizer, layer.cell.bias),
+    ):
+        if regularizer is not None and weight is not None:
+            weight_losses += float(regularizer(weight))
+    total = float(sum(float(v) for v in layer.losses))
+    return weight_losses, total - weight_losses
+
+
+def compare_extras(
+    config,
+    units=DEFAULT_SHAPE["H"],
+    mask=False,
+    training=False,
+    shape=None,
+    seed=0,
+    learning_rate=0.1,
+):
+    """What `compare` does not cover: initializers, regularizers, constraints.
+
+    Three checks, each ScratchRNN against SimpleRNN:
+
+    - `"output (initializer weights)"`: ScratchRNN draws its weights with
+      the configured initializers, SimpleRNN receives a copy; the outputs
+      are compared (the initializers' shapes and order must agree).
+    - `"regularization losses"`: the losses of the weight regularizers
+      after a call. `activity_regularizer` is reported apart in
+      `"activity loss"` (ScratchRNN's; SimpleRNN of Keras 3.15 drops it).
+    - `"weights after one SGD step"`: one `keras.optimizers.SGD` step on the
+      same loss, so the constraints act.
+
+    Args:
+        config: Layer keyword arguments except `units` (as in `compare`).
+        units: `H`.
+        mask, training, seed: As in `compare`.
+        shape: Dict with `N, T, D` (`H` is `units`); default `DEFAULT_SHAPE`.
+        learning_rate: Of the SGD step.
+
+    Returns:
+        A dict of scaled errors; `"activity loss"` is a pair
+        `(ScratchRNN's, SimpleRNN's)` when `activity_regularizer` is set.
+    """
+    config = dict(config or {})
+    shape = {**DEFAULT_SHAPE, **(shape or {}), "H": units}
+    N, T, D, H = (shape[k] for k in "NTDH")
+    x, mask_array, _ = default_inputs(N, T, D, H, seed)
+    x = tf.constant(x)
+    mask_tensor = tf.constant(mask_array) if mask else None
+    reference_config = dict(config)
+    if hits_keras_unroll_bug(config, mask):
+        reference_config["unroll"] = False
+
+    keras.utils.set_random_seed(seed)
+    scratch = ScratchRNN(H, **config)
+    simple = keras.layers.SimpleRNN(H, **reference_config)
+    batch = N if config.get("stateful") else None
+    for layer in (scratch, simple):
+        layer.build((batch, None, D))
+    simple.set_weights(scratch.get_weights())
+
+    errors = {}
+    outs = []
+    for layer in (scratch, simple):
+        out = layer(x, mask=mask_tensor, training=training)
+        outs.append(out[0] if isinstance(out, (list, tuple)) else out)
+    errors["output (initializer weights)"] = scaled_error(outs[0], outs[1])
+
+    if config.get("stateful"):
+        for layer in (scratch, simple):
+            layer.reset_state()
+    scratch_losses = _regularization(scratch, x, mask_tensor, training)
+    simple_losses = _regularization(simple, x, mask_tensor, training)
+    if any(
+        config.get(f"{k}_regularizer") is not None
+        for k in ("kernel", "recurrent", "bias")
+    ):
+        errors["regularization losses"] = scaled_error(
+            scratch_losses[0], simple_losses[0]
+        )
+    if config.get("activity_regularizer") is not None:
+        errors["activity loss"] = (scratch_losses[1], simple_losses[1])
+
+    if config.get("stateful"):
+        for layer in (scratch, simple):
+            layer.reset_state()
+    for layer in (scratch, simple):
+        optimizer = keras.optimizers.SGD(learning_rate)
+        with tf.GradientTape() as tape:
+            out = layer(x, mask=mask_tensor, training=training)
+            outs = list(out) if isinstance(out, (list, tuple)) else [out]
+            loss = tf.add_n([tf.reduce_sum(o * _upstream(o)) for o in outs])
+        grads = tape.gradient(loss, layer.trainable_weights)
+        optimizer.apply_gradients(zip(grads, layer.trainable_weights))
+    errors["weights after one SGD step"] = max(
+        scaled_error(a, b)
+        for a, b in zip(scratch.get_weights(), simple.get_weights())
+    )
+    return errors
+
+
+def time_pair(
+    config,
+    units=DEFAULT_SHAPE["H"],
+    mask=False,
+    initial_state=False,
+    training=False,
+    in_function=True,
+    shape=None,
+    seed=0,
+    repeats=10,
+):
+    """Seconds per forward + backward call of ScratchRNN and SimpleRNN.
+
+    Both layers get the same weights and inputs; the first call (tracing)
+    is not timed; the median of `repeats` calls is returned.
+
+    Returns:
+        `{"ScratchRNN": seconds, "SimpleRNN": seconds}`.
+    """
+    config = dict(config or {})
+    shape = {**DEFAULT_SHAPE, **(shape or {}), "H": units}
+    N, T, D, H = (shape[k] for k in "NTDH")
+    x, mask_array, h0 = default_inputs(N, T, D, H, seed)
+    x = tf.constant(x)
+    mask_tensor = tf.constant(mask_array) if mask else None
+    h0 = tf.constant(h0) if initial_state else None
+    weights = default_weights(D, H, config.get("use_bias", True))
+    seconds = {}
+    for cls in (ScratchRNN, keras.layers.SimpleRNN):
+        layer = cls(H, **config)
+        layer.build((N, None, D))
+        layer.set_weights(weights)
+
+        def forward_backward(x, h0, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                out = layer(
+                    x, initial_state=h0, mask=mask_tensor, training=training
+                )
+                outs = list(out) if isinstance(out, (list, tuple)) else [out]
+                loss = tf.add_n([tf.reduce_sum(o) for o in outs])
+            return tape.gradient(loss, [x, *layer.trainable_weights])
+
+        if in_function:
+            forward_backward = tf.function(forward_backward)
+        forward_backward(x, h0)  # trace / warm up
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            grads = forward_backward(x, h0)
+            np.asarray(grads[0])  # wait for the result
+            times.append(time.perf_counter() - start)
+        seconds[cls.__name__] = float(np.median(times))
+    return seconds

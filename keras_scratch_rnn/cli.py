@@ -1,0 +1,681 @@
+"""The command line: `python -m keras_scratch_rnn [COMMAND]`.
+
+Also installed as the console script `keras-scratch-rnn`.
+
+Without a command it runs the main job (`parity.main_job`). Commands:
+
+- `explain [PARAM] [--lang en|ja]`: every SimpleRNN argument explained, or
+  one of them with a live demonstration (`keras_scratch_rnn.explain`).
+- `compare [LAYER ARGUMENTS ...]`: ScratchRNN against SimpleRNN for any
+  configuration: output and gradient differences and the speed ratio.
+- `gradflow [--plot PATH]`: how far back the gradient reaches (why
+  truncated BPTT).
+- `docs [--check]`: regenerates `docs/` from the same source as `explain`.
+- `parity`: the main job, by name.
+
+Invalid arguments end in an argparse message and exit code 2, never a
+traceback. Colour only on a terminal without `NO_COLOR`.
+"""
+
+import argparse
+import ast
+import difflib
+import importlib.util
+import json
+import pathlib
+import shutil
+import sys
+
+from keras_scratch_rnn import explain
+from keras_scratch_rnn.terminal import Style, supports_colour, table, wrap
+
+PROG = "keras-scratch-rnn"
+_UNSET = object()  # a layer argument the user did not type
+
+
+def _width():
+    return max(60, min(100, shutil.get_terminal_size((80, 24)).columns))
+
+
+def _style():
+    return Style(supports_colour(sys.stdout))
+
+
+def _print(lines):
+    print("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------
+# Argument types (each raises ArgumentTypeError with a clear message).
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {text!r}"
+        ) from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, got {value}"
+        )
+    return value
+
+
+def _rate(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected a float between 0 and 1, got {text!r}"
+        )
+    return value
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive number, got {text!r}"
+        )
+    return value
+
+
+def _int_or_none(text):
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or None, got {text!r}"
+        ) from None
+
+
+def _activation(text):
+    if text.lower() in ("none", "linear"):
+        return None if text.lower() == "none" else "linear"
+    import keras
+
+    try:
+        keras.activations.get(text)
+    except (ValueError, TypeError):
+        raise argparse.ArgumentTypeError(
+            f"unknown activation {text!r} (e.g. tanh, relu, sigmoid, gelu, "
+            "None)"
+        ) from None
+    return text
+
+
+class Spelled(str):
+    """A command-line value as typed, carrying the object it stands for."""
+
+    value = None
+
+
+def _spelled(text, value):
+    spelled = Spelled(text)
+    spelled.value = value
+    return spelled
+
+
+def _keras_object(kind):
+    """A type for initializers/regularizers/constraints.
+
+    Accepts a name (`l2`, `orthogonal`), a call with literal arguments
+    (`L2(0.01)`, `MaxNorm(max_value=2)`, `Orthogonal(seed=1)`), or a Keras
+    config as JSON; `None` for none.
+    """
+
+    def parse(text):
+        import keras
+
+        module = getattr(keras, kind)
+        if text.lower() == "none":
+            return _spelled(text, None)
+        try:
+            if text.lstrip().startswith("{"):
+                return _spelled(text, module.get(json.loads(text)))
+            call = ast.parse(text, mode="eval").body
+            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
+                args = [ast.literal_eval(a) for a in call.args]
+                kwargs = {
+                    k.arg: ast.literal_eval(k.value) for k in call.keywords
+                }
+                cls = type(module.get(call.func.id))
+                return _spelled(text, cls(*args, **kwargs))
+            return _spelled(text, module.get(text))
+        except Exception as error:  # any bad spec ends in a message
+            raise argparse.ArgumentTypeError(
+                f"invalid {kind[:-1]} {text!r}: {error}. Give a name "
+                f"(e.g. {_EXAMPLES[kind]}), a call such as "
+                f"{_CALLS[kind]}, or a Keras config as JSON"
+            ) from None
+
+    parse.__name__ = kind[:-1]
+    return parse
+
+
+_EXAMPLES = {
+    "initializers": "orthogonal",
+    "regularizers": "l2",
+    "constraints": "non_neg",
+}
+_CALLS = {
+    "initializers": "'Orthogonal(gain=0.5, seed=1)'",
+    "regularizers": "'L2(0.01)'",
+    "constraints": "'MaxNorm(max_value=2)'",
+}
+
+_METAVARS = {
+    "activation": "NAME",
+    "dropout": "RATE",
+    "recurrent_dropout": "RATE",
+    "seed": "INT",
+}
+_BOOLEANS = {
+    "use_bias",
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+}
+
+
+def _layer_type(name):
+    if name == "units":
+        return _positive_int
+    if name == "activation":
+        return _activation
+    if name in ("dropout", "recurrent_dropout"):
+        return _rate
+    if name == "seed":
+        return _int_or_none
+    for kind in ("initializers", "regularizers", "constraints"):
+        if name.endswith(kind[:-1]):
+            return _keras_object(kind)
+    raise LookupError(name)
+
+
+# ---------------------------------------------------------------------------
+# explain
+
+
+def _explain(args, parser):
+    lang, width, style = args.lang, _width(), _style()
+    if args.param is None:
+        _print(explain.overview_lines(lang, style, width))
+        return 0
+    topic = explain.resolve(args.param)
+    if topic is None:
+        names = explain.topic_names() + explain.argument_names()
+        close = difflib.get_close_matches(args.param, names, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        parser.error(
+            f"unknown parameter {args.param!r}.{hint} Choose one of: "
+            + ", ".join(dict.fromkeys(names))
+        )
+    lines, _ = explain.topic_lines(topic, lang, style, width)
+    _print(lines)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# compare
+
+
+def _compare(args, parser):
+    typed = {
+        a.name: getattr(args, a.name)
+        for a in explain.ARGUMENTS
+        if not a.call
+        and a.name != "units"
+        and getattr(args, a.name, None) is not _UNSET
+    }
+    config = {
+        k: v.value if isinstance(v, Spelled) else v for k, v in typed.items()
+    }
+    units = args.units
+    notes = []
+    uses_dropout = config.get("dropout", 0) or config.get(
+        "recurrent_dropout", 0
+    )
+    if uses_dropout and args.training and config.get("seed") is None:
+        config["seed"] = 0
+        notes.append(
+            "No --seed given with dropout in training: using seed=0 for "
+            "both layers, so that they draw the same masks."
+        )
+    if config.get("stateful") and args.timesteps < 2:
+        parser.error(
+            "--stateful needs --timesteps of at least 2: the first half "
+            "sets the state, the second half is compared"
+        )
+
+    from keras_scratch_rnn import parity  # imports TensorFlow
+
+    try:
+        simple_error = parity.check_config(config, units)
+    except (ValueError, TypeError) as error:
+        parser.error(f"ScratchRNN refuses this configuration: {error}")
+    if simple_error:
+        parser.error(
+            "keras.layers.SimpleRNN refuses this configuration, so there is "
+            f"nothing to compare with: {simple_error}"
+        )
+
+    style = _style()
+    shape = {"N": args.batch, "T": args.timesteps, "D": args.features}
+    options = {
+        "mask": args.mask,
+        "initial_state": args.initial_state,
+        "training": args.training,
+    }
+    modes = {"eager": [False], "function": [True], "both": [False, True]}[
+        args.mode
+    ]
+    described = ", ".join(
+        f"{k}={v}" if isinstance(v, Spelled) else f"{k}={v!r}"
+        for k, v in typed.items()
+    )
+    described = described or "defaults"
+    calls = [k for k, v in options.items() if v] or ["no call options"]
+    lines = wrap(
+        f"ScratchRNN (handwritten BPTT) vs keras.layers.SimpleRNN, same "
+        f"weights and inputs. units={units}, {described}; "
+        f"call: {', '.join(calls)}. N={args.batch} T={args.timesteps} "
+        f"D={args.features}, float32. Scaled difference "
+        f"max|a-b| / max(1, max|b|), tolerance 1e-05.",
+        _width(),
+    )
+    for note in notes:
+        lines += wrap(note, _width())
+    _print([*lines, ""])
+
+    from keras_scratch_rnn.tolerances import FLOAT32_PARITY
+
+    columns = {}
+    for in_function in modes:
+        errors = parity.compare(
+            config,
+            in_function=in_function,
+            shape={**shape, "H": units},
+            **options,
+        )
+        columns["tf.function" if in_function else "eager"] = errors
+    extras = parity.compare_extras(
+        config,
+        units,
+        mask=args.mask,
+        training=args.training,
+        shape=shape,
+    )
+    activity = extras.pop("activity loss", None)
+    names = list(dict.fromkeys(k for c in columns.values() for k in c))
+    header = ["check", *columns, "within"]
+    rows, bad = [], 0
+    for name in names:
+        values = [c.get(name) for c in columns.values()]
+        ok = all(v is None or v <= FLOAT32_PARITY for v in values)
+        bad += not ok
+        rows.append(
+            [name]
+            + ["" if v is None else f"{v:.1e}" for v in values]
+            + [_verdict(ok, style)]
+        )
+    align = ["<"] + [">"] * len(columns) + ["<"]
+    lines = table(header, rows, align=align, style=style)
+    extra_rows = []
+    for name, value in extras.items():
+        ok = value <= FLOAT32_PARITY
+        bad += not ok
+        extra_rows.append([name, f"{value:.1e}", _verdict(ok, style)])
+    lines += [""] + table(
+        ["also checked (eager)", "difference", "within"],
+        extra_rows,
+        align=["<", ">", "<"],
+        style=style,
+    )
+    if activity is not None:
+        lines += [""] + wrap(
+            f"activity_regularizer: ScratchRNN's loss {activity[0]:.4g}, "
+            f"SimpleRNN's {activity[1]:.4g} (Keras 3.15's SimpleRNN drops "
+            "it; not counted as a difference).",
+            _width(),
+        )
+    _print(lines)
+
+    if not args.no_timing:
+        _print(["", *_timing(parity, config, units, shape, options, args)])
+    total = len(rows) + len(extra_rows)
+    summary = f"{total - bad}/{total} checks within {FLOAT32_PARITY:.0e}."
+    _print(["", style(summary, "green" if not bad else "red")])
+    return 1 if bad else 0
+
+
+def _verdict(ok, style):
+    return style("yes", "green") if ok else style("NO", "red", "bold")
+
+
+def _timing(parity, config, units, shape, options, args):
+    rows = []
+    for in_function in (False, True):
+        seconds = parity.time_pair(
+            config,
+            units,
+            in_function=in_function,
+            shape=shape,
+            repeats=args.repeats,
+            **options,
+        )
+        scratch, simple = seconds["ScratchRNN"], seconds["SimpleRNN"]
+        rows.append(
+            [
+                "tf.function" if in_function else "eager",
+                f"{scratch * 1e3:.2f} ms",
+                f"{simple * 1e3:.2f} ms",
+                f"{simple / scratch:.2f}x",
+            ]
+        )
+    return [
+        f"Speed, forward + backward, median of {args.repeats} calls "
+        "(ratio > 1: ScratchRNN is faster):",
+        *table(
+            ["mode", "ScratchRNN", "SimpleRNN", "SimpleRNN / ScratchRNN"],
+            rows,
+            align=["<", ">", ">", ">"],
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# gradflow
+
+
+def _gradflow(args, parser):
+    if args.plot is not None:
+        if importlib.util.find_spec("matplotlib") is None:
+            parser.error(
+                "--plot needs matplotlib: pip install matplotlib "
+                "(it comes with the examples and test extras)"
+            )
+        folder = pathlib.Path(args.plot).resolve().parent
+        if not folder.is_dir():
+            parser.error(f"--plot: the folder {folder} does not exist")
+    if any(T < 2 for T in args.lengths):
+        parser.error("--lengths: every length must be at least 2")
+
+    from keras_scratch_rnn import gradflow
+
+    kwargs = {"units": args.units, "batch": args.batch, "seed": args.seed}
+    results = gradflow.run(args.lengths, args.scales, args.activation, **kwargs)
+    _print(
+        gradflow.lines(results, args.activation, _style(), _width(), **kwargs)
+    )
+    if args.plot is not None:
+        gradflow.plot(results, args.plot, args.activation)
+        print(f"\nSaved the plot to {args.plot}.")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# docs
+
+
+def _docs(args, parser):
+    wants_figures = not (args.check or args.no_figures)
+    if wants_figures and importlib.util.find_spec("matplotlib") is None:
+        parser.error(
+            "the figures need matplotlib: pip install matplotlib, or pass "
+            "--no-figures"
+        )
+    from keras_scratch_rnn import docs_gen
+
+    out = pathlib.Path(args.out) if args.out else docs_gen.default_docs_dir()
+    if args.check:
+        drifted = docs_gen.check(out)
+        for path in drifted:
+            print(f"out of date: {path}")
+        if drifted:
+            print("Regenerate with: python -m keras_scratch_rnn docs")
+            return 1
+        print(f"{out} is up to date.")
+        return 0
+    for path in docs_gen.write(out, figures=not args.no_figures):
+        print(f"wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# The parser.
+
+
+def _main_job(args, parser):
+    from keras_scratch_rnn.parity import main_job
+
+    return main_job()
+
+
+MAIN_JOB_HELP = (
+    "Builds ScratchRNN (the RNN of 'Deep Learning from Scratch 2' with a "
+    "handwritten backward) and keras.layers.SimpleRNN with the same weights, "
+    "runs both on a built-in input for a table of parameter combinations, "
+    "eagerly and in tf.function, and prints the largest output and gradient "
+    "differences. Exits with 1 if any is above tolerance."
+)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=(
+            "Without a command: the main job. "
+            + MAIN_JOB_HELP
+            + " The commands below explain every SimpleRNN parameter live "
+            "(in English or Japanese), compare any configuration with "
+            "SimpleRNN, and show why truncated BPTT."
+        ),
+    )
+    parser.set_defaults(handler=_main_job, subparser=parser)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = commands.add_parser(
+        "parity",
+        help="the main job: the parity table vs SimpleRNN (the default)",
+        description=MAIN_JOB_HELP,
+    )
+    p.set_defaults(handler=_main_job, subparser=p)
+
+    p = commands.add_parser(
+        "explain",
+        help="every SimpleRNN argument explained, live (English or Japanese)",
+        description=(
+            "Without PARAM: a table of every argument of SimpleRNN and "
+            "ScratchRNN and of every call argument, with its default and "
+            "meaning. With PARAM: where it enters h_t = act(x_t Wx + "
+            "h_{t-1} Wh + b) and the handwritten backward (the code line), "
+            "a small live demonstration with ScratchRNN and SimpleRNN side "
+            "by side, and the mistake people most often make with it."
+        ),
+        epilog="PARAM is one of: "
+        + ", ".join(
+            dict.fromkeys(explain.topic_names() + explain.argument_names())
+        ),
+    )
+    p.add_argument(
+        "param",
+        nargs="?",
+        metavar="PARAM",
+        help="an argument (e.g. go_backwards, kernel_initializer, mask) or "
+        "a group (initializers, regularizers, constraints)",
+    )
+    p.add_argument(
+        "--lang",
+        choices=explain.LANGUAGES,
+        default="en",
+        help="language: en (English, default) or ja (日本語)",
+    )
+    p.set_defaults(handler=_explain, subparser=p)
+
+    p = commands.add_parser(
+        "compare",
+        help="ScratchRNN vs SimpleRNN for any configuration, with speed",
+        description=(
+            "The main job for the configuration you type: builds ScratchRNN "
+            "and SimpleRNN with the same weights, runs both forward and "
+            "backward (eagerly and in tf.function), and prints the largest "
+            "differences of the outputs and of the gradients w.r.t. inputs, "
+            "initial state and weights; then the outputs with weights drawn "
+            "by the initializers, the regularization losses, the weights "
+            "after one SGD step (constraints), and the speed ratio. Exits "
+            "with 1 if any difference is above tolerance."
+        ),
+        epilog=(
+            "Example: keras-scratch-rnn compare --units 8 --return-sequences "
+            "--go-backwards --mask --initial-state --dropout 0.2 --training "
+            "--recurrent-regularizer 'L2(0.01)'"
+        ),
+    )
+    layer = p.add_argument_group("layer arguments (as in SimpleRNN)")
+    layer.add_argument(
+        "--units", type=_positive_int, default=5, help="H (default: 5)"
+    )
+    for argument in explain.ARGUMENTS:
+        if argument.call or argument.name == "units":
+            continue
+        flag = "--" + argument.name.replace("_", "-")
+        meaning = argument.meaning[0]
+        if argument.name in _BOOLEANS:
+            layer.add_argument(
+                flag,
+                dest=argument.name,
+                action=argparse.BooleanOptionalAction,
+                default=_UNSET,
+                help=f"{meaning} (default: {argument.default})",
+            )
+        else:
+            layer.add_argument(
+                flag,
+                dest=argument.name,
+                type=_layer_type(argument.name),
+                default=_UNSET,
+                metavar=_METAVARS.get(argument.name, "SPEC"),
+                help=f"{meaning} (default: {argument.default})",
+            )
+    call = p.add_argument_group("call arguments")
+    call.add_argument(
+        "--mask", action="store_true", help="pass a mask with gaps"
+    )
+    call.add_argument(
+        "--initial-state",
+        action="store_true",
+        help="pass an initial state (and compare its gradient)",
+    )
+    call.add_argument(
+        "--training", action="store_true", help="training=True (dropout acts)"
+    )
+    data = p.add_argument_group("input and timing")
+    data.add_argument("--batch", type=_positive_int, default=3, help="N (3)")
+    data.add_argument(
+        "--timesteps", type=_positive_int, default=6, help="T (6)"
+    )
+    data.add_argument("--features", type=_positive_int, default=4, help="D (4)")
+    data.add_argument(
+        "--mode",
+        choices=("eager", "function", "both"),
+        default="both",
+        help="where to compare (default: both)",
+    )
+    data.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=10,
+        help="timed calls per layer and mode (default: 10)",
+    )
+    data.add_argument(
+        "--no-timing", action="store_true", help="skip the speed comparison"
+    )
+    p.set_defaults(handler=_compare, subparser=p)
+
+    p = commands.add_parser(
+        "gradflow",
+        help="how far back the gradient reaches: why truncated BPTT",
+        description=(
+            "For a loss on the last state only, prints |dL/dh_t| for every "
+            "t, computed by the handwritten backward walking t = T-1, ..., "
+            "0, for several sequence lengths and scales of Wh (scale times "
+            "a random orthogonal matrix): the vanishing (and exploding) "
+            "gradient behind the book's truncated BPTT."
+        ),
+    )
+    p.add_argument(
+        "--lengths",
+        type=_positive_int,
+        nargs="+",
+        default=[10, 30, 100],
+        metavar="T",
+        help="sequence lengths (default: 10 30 100)",
+    )
+    p.add_argument(
+        "--scales",
+        type=_positive_float,
+        nargs="+",
+        default=[0.5, 1.0, 1.5, 3.0],
+        metavar="S",
+        help="singular value of Wh (default: 0.5 1 1.5 3)",
+    )
+    p.add_argument(
+        "--activation",
+        choices=("tanh", "sigmoid", "relu", "linear"),
+        default="tanh",
+        help="activation (default: tanh)",
+    )
+    p.add_argument("--units", type=_positive_int, default=16, help="H (16)")
+    p.add_argument("--batch", type=_positive_int, default=8, help="N (8)")
+    p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument(
+        "--plot", metavar="PATH", help="also save a PNG plot (matplotlib)"
+    )
+    p.set_defaults(handler=_gradflow, subparser=p)
+
+    p = commands.add_parser(
+        "docs",
+        help="regenerate docs/ (parameters in English and Japanese, figures)",
+        description=(
+            "Writes docs/parameters.md, docs/ja/parameters.md and "
+            "docs/README_SECTION.md from the same source as `explain`, with "
+            "the demonstrations' real output, and draws docs/images/*.png. "
+            "With --check, writes nothing and exits with 1 if a Markdown "
+            "file is out of date."
+        ),
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the docs folder (default: docs/ beside the package)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that the Markdown files are up to date",
+    )
+    p.add_argument(
+        "--no-figures", action="store_true", help="do not redraw the PNGs"
+    )
+    p.set_defaults(handler=_docs, subparser=p)
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.handler(args, args.subparser)

@@ -1,0 +1,142 @@
+"""docs/: generated from the code, identical when regenerated, and every
+code line they quote is still in the function they name."""
+
+import pathlib
+import re
+
+import pytest
+
+from keras_scratch_rnn import docs_gen, explain, figures
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+# `path` · `function`: `quoted code`, one per list item.
+CODE_QUOTE = re.compile(
+    r"^- `((?:keras_scratch_rnn|tests)/[\w/]+\.py)` · `([\w.]+)`: `(.+)`$",
+    re.M,
+)
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+PNG = b"\x89PNG\r\n\x1a\n"
+# The docs figures stay small (bytes) and screen-sized (pixels).
+MAX_PNG_BYTES = 250_000
+MAX_PNG_WIDTH = 1400
+
+
+@pytest.fixture(scope="module")
+def rendered():
+    return docs_gen.render()
+
+
+def test_generated_docs_are_up_to_date(rendered):
+    drifted = docs_gen.check(DOCS, rendered)
+    assert not drifted, (
+        f"{drifted} differ from what the code prints now: run "
+        "`python -m keras_scratch_rnn docs` and commit the result"
+    )
+
+
+def test_regenerating_is_deterministic(rendered):
+    """A second rendering in the same process gives the same bytes."""
+    again = docs_gen.render()
+    assert again == rendered
+
+
+def test_drift_is_noticed(tmp_path, rendered):
+    docs_gen.write(tmp_path, figures=False, rendered=rendered)
+    assert docs_gen.check(tmp_path, rendered) == []
+    page = tmp_path / "ja" / "parameters.md"
+    page.write_text(page.read_text(encoding="utf-8").replace("6.125", "6.126"))
+    assert docs_gen.check(tmp_path, rendered) == [page]
+
+
+@pytest.mark.parametrize(
+    "page",
+    ["derivation.md", "ja/derivation.md", "parameters.md", "ja/parameters.md"],
+)
+def test_quoted_code_is_still_in_the_named_function(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    quotes = CODE_QUOTE.findall(text)
+    assert len(quotes) >= 30, page  # the pattern still matches the page
+    stale = [
+        q
+        for q in quotes
+        if not explain.code_in_function(q[2], q[0], q[1], ROOT)
+    ]
+    assert not stale, f"{page} quotes code that moved: {stale}"
+
+
+@pytest.mark.parametrize("page", ["derivation.md", "ja/derivation.md"])
+def test_derivation_shows_the_seeds_forward_loop_as_the_mistake(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    assert "for t in range(T):" in text
+    assert "for t in reversed(range(T)):" in text
+    for function in ("_backward_loop", "_backward", "RNN.backward"):
+        assert f"`{function}`" in text
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "derivation.md",
+        "ja/derivation.md",
+        "parameters.md",
+        "ja/parameters.md",
+        "README_SECTION.md",
+    ],
+)
+def test_links_resolve(page):
+    path = DOCS / page
+    base = ROOT if page == "README_SECTION.md" else path.parent
+    text = path.read_text(encoding="utf-8")
+    anchors = set(re.findall(r"^## `(\w+)`", text, re.M))
+    for target in LINK.findall(text):
+        if target.startswith("http"):
+            continue
+        if target.startswith("#"):
+            assert target[1:] in anchors, (page, target)
+            continue
+        assert (base / target).exists(), (page, target)
+
+
+@pytest.mark.parametrize("page", ["parameters.md", "ja/parameters.md"])
+def test_every_argument_has_a_section(page):
+    text = (DOCS / page).read_text(encoding="utf-8")
+    for argument in explain.ARGUMENTS:
+        assert f"`{argument.name}`" in text, argument.name
+    for topic in explain.TOPICS:
+        assert f"\n## `{topic}`\n" in text, topic
+
+
+def test_readme_section_shows_real_explain_output(rendered):
+    section = rendered["README_SECTION.md"]
+    lines, _ = explain.topic_lines(
+        explain.TOPICS[docs_gen.README_EXAMPLE], width=80
+    )
+    assert "\n".join(lines) in section
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    heading = section.splitlines()[0]
+    if heading in readme:  # once pasted, it must stay identical
+        assert section in readme
+
+
+def _png_size(path):
+    data = pathlib.Path(path).read_bytes()
+    assert data[:8] == PNG, path
+    width = int.from_bytes(data[16:20], "big")
+    height = int.from_bytes(data[20:24], "big")
+    return len(data), width, height
+
+
+@pytest.mark.parametrize("name", ["unrolled.png", "gradflow.png"])
+def test_committed_figures_are_small_pngs(name):
+    size, width, height = _png_size(DOCS / "images" / name)
+    assert size <= MAX_PNG_BYTES
+    assert 600 <= width <= MAX_PNG_WIDTH and height >= 250
+
+
+def test_unrolled_figure_is_drawn_by_code(tmp_path):
+    path = figures.unrolled_figure(tmp_path / "unrolled.png")
+    size, width, height = _png_size(path)
+    committed = _png_size(DOCS / "images" / "unrolled.png")
+    assert (width, height) == committed[1:]
+    assert size <= MAX_PNG_BYTES

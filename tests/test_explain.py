@@ -1,0 +1,334 @@
+# ruff: noqa: RUF001 (Japanese output uses full-width punctuation)
+"""`explain`: every argument explained in both languages, demos that prove
+what they say, code pointers that still point at code, aligned output."""
+
+import inspect
+import re
+
+import keras
+import pytest
+
+from keras_scratch_rnn import ScratchRNN, demos, explain
+from keras_scratch_rnn.terminal import display_width, table, wrap
+from keras_scratch_rnn.tolerances import FLOAT32_PARITY
+
+# Keys every Keras layer's get_config() has; not SimpleRNN parameters.
+BASE_KEYS = {"name", "dtype", "trainable"}
+CALL_ARGUMENTS = {"initial_state", "mask", "training"}
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# A demo runs in well under this on 2 cores (measured: under 1 s each).
+DEMO_SECONDS = 10
+
+
+def _live_arguments():
+    config = set(keras.layers.SimpleRNN(1).get_config())
+    return (config - BASE_KEYS) | {"seed"} | CALL_ARGUMENTS
+
+
+def test_explained_arguments_are_the_live_simple_rnn_ones():
+    """A new Keras argument (or a dropped one) makes this fail."""
+    assert set(explain.argument_names()) == _live_arguments()
+    assert len(explain.argument_names()) == len(set(explain.argument_names()))
+    call = inspect.signature(keras.layers.SimpleRNN.call).parameters
+    assert set(call) - {"self", "sequences"} == CALL_ARGUMENTS
+    assert {a.name for a in explain.ARGUMENTS if a.call} == CALL_ARGUMENTS
+
+
+def test_scratch_rnn_config_has_the_same_arguments():
+    config = set(ScratchRNN(1).get_config()) - BASE_KEYS
+    assert config | CALL_ARGUMENTS == set(explain.argument_names())
+
+
+def test_defaults_are_the_live_defaults():
+    """The shown defaults are SimpleRNN's (and ScratchRNN's) signature's."""
+    layer = inspect.signature(ScratchRNN.__init__).parameters
+    simple = inspect.signature(keras.layers.SimpleRNN.__init__).parameters
+    call = inspect.signature(keras.layers.SimpleRNN.call).parameters
+    for argument in explain.ARGUMENTS:
+        source = call if argument.call else layer
+        default = source[argument.name].default
+        if default is inspect.Parameter.empty:
+            assert argument.default is None, argument.name
+            continue
+        assert argument.default == repr(default), argument.name
+        if not argument.call and argument.name in simple:
+            assert repr(simple[argument.name].default) == argument.default
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_every_text_exists_in_both_languages(lang):
+    index = explain.LANGUAGES.index(lang)
+    for argument in explain.ARGUMENTS:
+        assert argument.topic in explain.TOPICS, argument.name
+        text = argument.meaning[index]
+        assert text.strip(), argument.name
+        assert bool(JAPANESE.search(text)) == (lang == "ja"), text
+    for topic in explain.TOPICS.values():
+        for field in ("summary", "forward", "backward", "mistake"):
+            text = getattr(topic, field)[index]
+            assert text.strip(), (topic.name, field)
+            assert bool(JAPANESE.search(text)) == (lang == "ja"), text
+
+
+def test_every_topic_is_used_and_has_a_demo():
+    used = {a.topic for a in explain.ARGUMENTS}
+    assert used == set(explain.TOPICS) == set(demos.DEMOS)
+
+
+def test_resolve_accepts_topics_and_arguments():
+    assert explain.resolve("kernel_initializer").name == "initializers"
+    assert explain.resolve("activity_regularizer").name == "regularizers"
+    assert explain.resolve("go_backwards").name == "go_backwards"
+    assert explain.resolve("nonsense") is None
+
+
+def _all_refs():
+    return [
+        (topic.name, ref)
+        for topic in explain.TOPICS.values()
+        for ref in topic.forward_refs + topic.backward_refs
+    ]
+
+
+@pytest.mark.parametrize(
+    "topic, ref", _all_refs(), ids=lambda v: getattr(v, "code", v)
+)
+def test_code_pointers_still_point_at_code(topic, ref):
+    """Each quoted line is still in the named function of the named file."""
+    assert explain.code_ref_exists(ref), (topic, ref)
+
+
+def test_a_stale_code_pointer_is_noticed():
+    ref = explain.TOPICS["mask"].backward_refs[0]
+    stale = explain.CodeRef(ref.file, ref.function, ref.code + " + 1")
+    moved = explain.CodeRef(ref.file, "rnn_step", ref.code)
+    missing = explain.CodeRef(ref.file, "no_such_function", ref.code)
+    assert explain.code_ref_exists(ref)
+    assert not explain.code_ref_exists(stale)
+    assert not explain.code_ref_exists(moved)
+    assert not explain.code_ref_exists(missing)
+
+
+def test_every_topic_points_at_the_forward_or_says_why_not():
+    for topic in explain.TOPICS.values():
+        assert topic.forward_refs, topic.name
+
+
+# ---------------------------------------------------------------------------
+# The demonstrations: each claim they print is asserted here.
+
+
+def _close(a, b):
+    return abs(a - b) <= FLOAT32_PARITY * max(1.0, abs(b))
+
+
+CLAIMS = {
+    "units": lambda f: (
+        f["params_3_ScratchRNN"] == f["params_3_SimpleRNN"] == 18
+        and f["params_1_ScratchRNN"] == 4
+        and f["output_shape_3_ScratchRNN"] == (2, 3)
+        and f["sequence_shape_3_SimpleRNN"] == (2, 4, 3)
+        and f["params_independent_of_T"]
+    ),
+    "activation": lambda f: (
+        f["outputs_None"] == [1.0, -0.5, -0.75, -1.125, -1.6875, -2.53125]
+        and f["linear_explodes"]
+        and f["tanh_bounded"]
+        and f["relu_dead_gradient"]
+        and f["linear_gradient"] == 1.5**5
+    ),
+    "use_bias": lambda f: (
+        f["outputs_True"] == [0.25, 0.375, 0.4375, 0.46875]
+        and f["outputs_False"] == [0.0] * 4
+        and (f["num_weights_True"], f["num_weights_False"]) == (3, 2)
+        and f["set_weights_mismatch_raises"]
+    ),
+    "initializers": lambda f: (
+        f["orthogonal_ScratchRNN"]
+        and f["orthogonal_SimpleRNN"]
+        and f["glorot_bound_ScratchRNN"]
+        and f["unseeded_layers_differ"]
+    ),
+    "regularizers": lambda f: (
+        _close(f["scratch_penalties"][0], 0.005)
+        and _close(f["scratch_penalties"][1], 1.25)
+        and _close(f["simple_penalties"][0], 0.005)
+    ),
+    "constraints": lambda f: (
+        f["negative_before_ScratchRNN"]
+        and f["non_negative_after_ScratchRNN"]
+        and f["negative_before_SimpleRNN"]
+        and f["non_negative_after_SimpleRNN"]
+    ),
+    "dropout": lambda f: (
+        f["mask_reused_over_time"]
+        and f["mask_values"] == [0.0, 2.0]
+        and f["samples_differ"]
+        and f["inference_is_identity"]
+    ),
+    "recurrent_dropout": lambda f: (
+        f["some_dropped_some_kept"]
+        and f["dropped_units_stay_1"]
+        and f["kept_units_grow"]
+        and f["first_output_not_dropped"]
+    ),
+    "seed": lambda f: (
+        f["same_seed_same_mask"]
+        and f["scratch_equals_simple"]
+        and f["next_call_new_mask"]
+        and f["scratch_config_keeps_seed"]
+    ),
+    "return_sequences": lambda f: (
+        f["shape_False"] == (1, 1)
+        and f["shape_True"] == (1, 4, 1)
+        and f["last_is_sequence_end"]
+        and f["masked_last_output"] == 4.25
+        and f["stacking_needs_sequences"]
+    ),
+    "return_state": lambda f: (
+        f["tuple_False"]
+        and f["tuple_True"]
+        and f["length_False"] == f["length_True"] == 2
+        and f["state_is_last_output_False"]
+        and f["state_is_last_output_True"]
+        and f["masked_output_zero_state_kept"] == (0.0, 4.25)
+    ),
+    "go_backwards": lambda f: (
+        f["equals_forward_on_reversed_input"]
+        and f["first_output_is_last_input"]
+        and f["flipped_back_differs_from_forward"]
+    ),
+    "stateful": lambda f: (
+        f["chunks_equal_whole"]
+        and f["state_after_chunk_1"] == [2.5, 0.0]
+        and f["swapped_rows_differ"]
+        and f["gradient_stops_at_chunk"]
+        and f["other_batch_size_raises"]
+        and f["model_has_no_reset_states"]
+    ),
+    "unroll": lambda f: f["same_numbers"] and f["unknown_T_raises"],
+    "zero_output_for_mask": lambda f: (
+        f["repeats_previous"] == [1.0, 1.0, 3.5, 3.5]
+        and f["zeros"] == [1.0, 0.0, 3.5, 0.0]
+        and f["state_same_either_way"]
+        and f["last_output_zero"]
+    ),
+    "initial_state": lambda f: (
+        f["difference"] == [1.0, 0.5, 0.25, 0.125]
+        and f["dh0"] == 0.9375
+        and f["vector_state_raises"]
+    ),
+    "mask": lambda f: (
+        f["state_carried"]
+        and f["after_gap"] == 5.25
+        and f["masked_input_gradient_zero"]
+    ),
+    "training": lambda f: f["default_is_inference"] and f["training_drops"],
+}
+
+
+@pytest.fixture(scope="module")
+def reports():
+    return {name: demos.run(name) for name in demos.DEMOS}
+
+
+def test_every_demo_has_claims():
+    assert set(CLAIMS) == set(demos.DEMOS)
+
+
+@pytest.mark.parametrize("topic", list(demos.DEMOS))
+def test_demo_claims_hold(topic, reports):
+    """ScratchRNN agrees with SimpleRNN, and what the demo says is true."""
+    facts = reports[topic].facts
+    assert facts["agree"], reports[topic].differences
+    assert CLAIMS[topic](facts), facts
+
+
+def test_keras_bugs_the_demos_mention_are_still_there(reports):
+    """If Keras fixes these, the demos' wording must change: noticed here."""
+    assert reports["seed"].facts["simple_config_loses_seed"]
+    assert reports["regularizers"].facts["simple_penalties"][1] == 0.0
+
+
+def test_go_backwards_demo_prints_the_reversed_order(reports):
+    lines, _ = explain.topic_lines(
+        explain.TOPICS["go_backwards"], report=reports["go_backwards"]
+    )
+    text = "\n".join(lines)
+    forward = re.search(r"False\s+ScratchRNN\s+([\d. ]+)", text).group(1)
+    backward = re.search(r"True\s+ScratchRNN\s+([\d. ]+)", text).group(1)
+    assert forward.split() == ["1.000", "2.500", "4.250", "6.125"]
+    assert backward.split() == ["4.000", "5.000", "4.500", "3.250"]
+
+
+def test_a_failing_comparison_says_so():
+    report = demos.Report()
+    report.same([1.0], [1.0 + 10 * FLOAT32_PARITY])
+    report.finish()
+    assert not report.facts["agree"]
+    assert "DIFFER" in report.blocks[-1][1][0]
+    assert "不一致" in report.blocks[-1][1][1]
+
+
+def test_a_demo_runs_fast():
+    import time
+
+    start = time.perf_counter()
+    demos.run("stateful")
+    assert time.perf_counter() - start < DEMO_SECONDS
+
+
+# ---------------------------------------------------------------------------
+# Rendering.
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_overview_lists_every_argument_aligned(lang):
+    lines = explain.overview_lines(lang, width=80)
+    text = "\n".join(lines)
+    for name in explain.argument_names():
+        assert re.search(rf"^{name}\s", text, re.M), name
+    assert all(display_width(line) <= 80 for line in lines)
+    rows = [ln for ln in lines if ln.split(" ")[0] in explain.argument_names()]
+    starts = {_column_start(row, 2) for row in rows[:22]}
+    assert len(starts) == 1, starts  # the meaning column lines up
+
+
+def _column_start(line, column):
+    """Display column where the `column`-th (0-based) cell starts."""
+    cells = [m.start() for m in re.finditer(r"(?:^|(?<=  ))\S", line)]
+    return display_width(line[: cells[column]])
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_topic_renders_in_both_languages(lang, reports):
+    lines, _ = explain.topic_lines(
+        explain.TOPICS["dropout"], lang, width=80, report=reports["dropout"]
+    )
+    text = "\n".join(lines)
+    heading = "よくある間違い" if lang == "ja" else "The common mistake"
+    assert heading in text
+    assert "x = x * input_dropout_mask[:, None, :]" in text
+    assert "\x1b[" not in text  # no colour unless asked
+    assert all(display_width(line) <= 80 for line in lines if "[" not in line)
+
+
+def test_japanese_table_alignment_counts_wide_characters():
+    lines = table(["引数", "x"], [["日本語", "1"], ["ab", "2"]])
+    assert [display_width(ln.split("1")[0]) for ln in lines[2:3]] == [8]
+    assert display_width(lines[3].split("2")[0]) == 8
+
+
+def test_wrap_japanese_never_starts_a_line_with_closing_punctuation():
+    text = explain.TOPICS["stateful"].mistake[1]
+    lines = wrap(text, 30)
+    assert len(lines) > 3
+    assert all(display_width(line) <= 30 for line in lines)
+    assert not any(line[0] in "、。）" for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_display_width():
+    assert display_width("abc") == 3
+    assert display_width("日本") == 4
+    assert display_width("\x1b[1mab\x1b[0m") == 2
