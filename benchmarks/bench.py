@@ -12,8 +12,9 @@ For each grid point (N, T, H; D = 32):
   (6 N T (D + H) H FLOPs over the peak matmul speed measured here);
 - forward: the forward pass alone inside `tf.function`;
 - fit: `model.fit` epochs per second on a small Sequential model;
-- memory: peak resident memory of training steps, each layer in a fresh
-  process (MB above the process's size after building the model).
+- memory: peak memory that training steps allocate on top of what is
+  already allocated (weights, inputs), as counted by TensorFlow's CPU
+  allocator, each layer in a fresh process.
 
 Run: `python benchmarks/bench.py` (a few minutes on 2 cores), or
 `python benchmarks/bench.py --quick` for a tiny grid (seconds).
@@ -150,21 +151,32 @@ def matmul_peak_gflops(size=1024, reps=5):
     return 2 * size**3 / seconds["mm"] / 1e9
 
 
-def peak_memory_mb(name, N, T, H, steps=3):
-    """Peak RSS growth of `steps` training steps, in a fresh process."""
+def training_peak_mb(name, N, T, H, steps=3):
+    """Peak memory of training steps above what was already allocated (MB).
+
+    Needs `TF_CPU_ALLOCATOR_USE_BFC=true` in the environment (before
+    TensorFlow starts) so that TensorFlow counts its CPU allocations. One
+    step first (tracing, compilation), then the peak over `steps` more.
+    """
+    pair, x = make_pair(N, T, H)
+    step = training_step(pair[name], x)
+    [g.numpy() for g in step(x)]
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    base = tf.config.experimental.get_memory_info("CPU:0")["current"]
+    for _ in range(steps):
+        [g.numpy() for g in step(x)]
+    peak = tf.config.experimental.get_memory_info("CPU:0")["peak"]
+    return (peak - base) / 2**20
+
+
+def peak_memory_mb(name, N, T, H):
+    """`training_peak_mb` in a fresh process, so that layers don't mix."""
+    here = os.path.dirname(os.path.abspath(__file__))
     code = (
-        "import json, resource, sys\n"
-        f"sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})\n"
-        "import bench\n"
-        f"pair, x = bench.make_pair({N}, {T}, {H})\n"
-        f"step = bench.training_step(pair[{name!r}], x)\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        f"for _ in range({steps}):\n"
-        "    [g.numpy() for g in step(x)]\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps((peak - base) / 1024))\n"
+        f"import json, sys; sys.path.insert(0, {here!r}); import bench; "
+        f"print(json.dumps(bench.training_peak_mb({name!r}, {N}, {T}, {H})))"
     )
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -177,7 +177,7 @@ def _forward_loop(
 
 
 def _backward_loop(
-    d_out,
+    d_outputs,
     dh_last,
     hs,
     pre,
@@ -188,16 +188,19 @@ def _backward_loop(
     zero_output_for_mask,
     unroll,
 ):
-    """The reverse recurrence, time-major; returns `(dts, dh0)`.
+    """The reverse recurrence; returns `(dts, dh0)`.
 
     `dts[t]` is the book's `dt` of step t, dL/da_t, shape `(T, N, H)`.
+    `hs`, `pre` and `m` are time-major; `d_outputs` stays batch-major
+    `(N, T, H)` as the caller gave it (a transposed copy would cost as much
+    memory as `hs`).
     """
     T = hs.shape[0] if unroll else tf.shape(hs)[0]
     zeros = tf.zeros_like(dh_last)
 
     def step(t, carry):
         dh, do = carry  # dL/dh_t from step t+1; dL/do_t from o_{t+1} = o_t
-        g = d_out[t] + do  # all that reaches the output o_t
+        g = d_outputs[:, t] + do  # all that reaches the output o_t
         a_t = None if pre is None else pre[t]
         dt = _activation_backward(dh + g, hs[t], a_t, activation)
         # dt = dL/da_t = (dh_t + do_t) * act'(a_t), as h_t = o_t = y_t
@@ -281,7 +284,7 @@ def _forward(
 
 
 def _backward(
-    d_out,
+    d_outputs,
     dh_last,
     x,
     h0,
@@ -296,13 +299,13 @@ def _backward(
     zero_output_for_mask,
     unroll,
 ):
-    """`rnn_backward` on time-major `d_out`, `hs`, `pre`."""
+    """`rnn_backward` on time-major `hs` and `pre`."""
     _num_steps(x, unroll)
     D, H = tf.unstack(tf.shape(kernel))
     m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
     r = recurrent_dropout_mask
     loop = _loop(_backward_loop, activation, zero_output_for_mask, unroll)
-    dts, dh0 = loop(d_out, dh_last, hs, pre, recurrent_kernel, m, r)
+    dts, dh0 = loop(d_outputs, dh_last, hs, pre, recurrent_kernel, m, r)
     dts.set_shape(hs.shape)
     dh0.set_shape(h0.shape)
     # dts: (T, N, H), the book's dt of every step
@@ -414,7 +417,7 @@ def rnn_backward(
     """
     _check_activation(activation)
     return _backward(
-        _time_major(d_outputs), dh_last, x, h0, kernel, recurrent_kernel,
+        d_outputs, dh_last, x, h0, kernel, recurrent_kernel,
         _time_major(hs), None if pre is None else _time_major(pre), mask,
         input_dropout_mask, recurrent_dropout_mask, activation,
         zero_output_for_mask, unroll,
@@ -463,7 +466,7 @@ def scratch_rnn(
 
         def grad(d_outputs, dh_last):
             dx, dh0, dk, drk, db = _backward(
-                tf.stop_gradient(_time_major(d_outputs)),
+                tf.stop_gradient(d_outputs),
                 tf.stop_gradient(dh_last), x, h0, kernel, recurrent_kernel,
                 hs, pre, *masks, *static,
             )  # fmt: skip
