@@ -923,7 +923,7 @@ TOPICS = {
                 "未来から来た dh に足します。本の dhs[:, t, :] + dh です。",
             ),
             backward_refs=(
-                CodeRef(_OPS, "_backward_loop", "g = d_out[t] + do"),
+                CodeRef(_OPS, "_backward_loop", "g = d_outputs[:, t] + do"),
                 CodeRef(
                     _REF,
                     "TimeRNN.backward",
