@@ -102,8 +102,13 @@ def wrap(text, width, indent=""):
             line += [*piece, token]
             continue
         carried = []
-        if token[0] in _NO_LINE_START and len(line) > 1:
-            carried = [line.pop()]  # push the last character down with it
+        if token[0] in _NO_LINE_START:
+            # Push the last character down with it (and any closing
+            # punctuation just before it, which must not start a line either).
+            while len(line) > 1 and (
+                not carried or carried[0][0] in _NO_LINE_START
+            ):
+                carried.insert(0, line.pop())
         lines.append(indent + "".join(line).rstrip())
         line = [*carried, token]
     if line:

@@ -332,3 +332,12 @@ def test_display_width():
     assert display_width("abc") == 3
     assert display_width("日本") == 4
     assert display_width("\x1b[1mab\x1b[0m") == 2
+
+
+@pytest.mark.parametrize("width", range(30, 45))
+def test_wrap_moves_a_run_of_closing_punctuation_together(width):
+    """A full-width closing bracket then 。: both move down together."""
+    text = "バイアス b を足すか（b は全時刻で共通）。次の文です。"
+    lines = wrap(text, width)
+    assert not any(line[0] in "、。）" for line in lines), lines
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
