@@ -907,23 +907,30 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _LAYER,
-                    "ScratchRNN.call",
-                    "output = outputs if self.return_sequences else "
-                    "outputs[:, -1]",
+                    _OPS,
+                    "scratch_rnn",
+                    "out = _time_major(outputs) if return_sequences else "
+                    "outputs[-1]",
                 ),
             ),
             backward=(
                 "It decides which dL/do_t arrive: all of them, or only "
-                "dL/do_{T-1} (the others are 0). Going back in time, the "
-                "gradient reaching o_t is added to the dh coming from the "
-                "future: the book's dhs[:, t, :] + dh.",
+                "dL/do_{T-1} (the others are 0, so the backward starts its "
+                "output carry with dL/do_{T-1} and reads nothing else). "
+                "Going back in time, the gradient reaching o_t is added to "
+                "the dh coming from the future: the book's dhs[:, t, :] + dh.",
                 "どの dL/do_t が届くかを決めます。全時刻分か、dL/do_{T-1} だけ"
-                "か（残りは 0）です。時間をさかのぼるとき、o_t に届いた勾配を"
-                "未来から来た dh に足します。本の dhs[:, t, :] + dh です。",
+                "か（残りは 0 なので、逆伝播は dL/do_{T-1} から出力側の勾配を"
+                "始め、ほかは読みません）です。時間をさかのぼるとき、o_t に"
+                "届いた勾配を未来から来た dh に足します。本の "
+                "dhs[:, t, :] + dh です。",
             ),
             backward_refs=(
-                CodeRef(_OPS, "_backward_loop", "g = d_outputs[:, t] + do"),
+                CodeRef(
+                    _OPS,
+                    "_backward_loop",
+                    "g = do if d_outputs is None else d_outputs[:, t] + do",
+                ),
                 CodeRef(
                     _REF,
                     "TimeRNN.backward",
@@ -967,7 +974,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "step, T, (dh_last, zeros), 1, unroll, reverse=True",
+                    "step, T, (dh_last, do_last), 1, unroll, reverse=True",
                 ),
                 CodeRef(_REF, "TimeRNN.backward", "dh = 0"),
             ),
@@ -1123,7 +1130,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "step, T, (dh_last, zeros), 1, unroll, reverse=True",
+                    "step, T, (dh_last, do_last), 1, unroll, reverse=True",
                 ),
             ),
             mistake=(

@@ -179,6 +179,7 @@ def _forward_loop(
 def _backward_loop(
     d_outputs,
     dh_last,
+    do_last,
     hs,
     pre,
     recurrent_kernel,
@@ -193,14 +194,15 @@ def _backward_loop(
     `dts[t]` is the book's `dt` of step t, dL/da_t, shape `(T, N, H)`.
     `hs`, `pre` and `m` are time-major; `d_outputs` stays batch-major
     `(N, T, H)` as the caller gave it (a transposed copy would cost as much
-    memory as `hs`).
+    memory as `hs`), or is `None` when only the last output was used: its
+    gradient `do_last` then starts the output carry.
     """
     T = hs.shape[0] if unroll else tf.shape(hs)[0]
     zeros = tf.zeros_like(dh_last)
 
     def step(t, carry):
         dh, do = carry  # dL/dh_t from step t+1; dL/do_t from o_{t+1} = o_t
-        g = d_outputs[:, t] + do  # all that reaches the output o_t
+        g = do if d_outputs is None else d_outputs[:, t] + do  # dL/do_t
         a_t = None if pre is None else pre[t]
         dt = _activation_backward(dh + g, hs[t], a_t, activation)
         # dt = dL/da_t = (dh_t + do_t) * act'(a_t), as h_t = o_t = y_t
@@ -218,7 +220,7 @@ def _backward_loop(
         return (dh_prev + dh_skip, do_prev), (dt,)
 
     (dh0, _), (dts,) = _time_loop(
-        step, T, (dh_last, zeros), 1, unroll, reverse=True
+        step, T, (dh_last, do_last), 1, unroll, reverse=True
     )
     return dts, dh0
 
@@ -285,6 +287,7 @@ def _forward(
 
 def _backward(
     d_outputs,
+    d_last,
     dh_last,
     x,
     h0,
@@ -299,13 +302,20 @@ def _backward(
     zero_output_for_mask,
     unroll,
 ):
-    """`rnn_backward` on time-major `hs` and `pre`."""
+    """`rnn_backward` on time-major `hs` and `pre`.
+
+    Takes either `d_outputs`, dL/do_t for every t, or `d_last`, dL/do_{T-1}
+    alone (the layer returned the last output only); the other is `None`.
+    """
     _num_steps(x, unroll)
     D, H = tf.unstack(tf.shape(kernel))
     m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
     r = recurrent_dropout_mask
     loop = _loop(_backward_loop, activation, zero_output_for_mask, unroll)
-    dts, dh0 = loop(d_outputs, dh_last, hs, pre, recurrent_kernel, m, r)
+    do_last = tf.zeros_like(dh_last) if d_last is None else d_last
+    dts, dh0 = loop(
+        d_outputs, dh_last, do_last, hs, pre, recurrent_kernel, m, r
+    )
     dts.set_shape(hs.shape)
     dh0.set_shape(h0.shape)
     # dts: (T, N, H), the book's dt of every step
@@ -417,7 +427,7 @@ def rnn_backward(
     """
     _check_activation(activation)
     return _backward(
-        d_outputs, dh_last, x, h0, kernel, recurrent_kernel,
+        d_outputs, None, dh_last, x, h0, kernel, recurrent_kernel,
         _time_major(hs), None if pre is None else _time_major(pre), mask,
         input_dropout_mask, recurrent_dropout_mask, activation,
         zero_output_for_mask, unroll,
@@ -436,6 +446,7 @@ def scratch_rnn(
     activation="tanh",
     zero_output_for_mask=False,
     unroll=False,
+    return_sequences=True,
 ):
     """`rnn_forward` whose gradient is `rnn_backward` (`tf.custom_gradient`).
 
@@ -443,10 +454,13 @@ def scratch_rnn(
     `tf.convert_to_tensor(layer.kernel)`); their gradients then flow back
     through that read like any input gradient. The masks are constants.
 
-    Args: as `rnn_forward`.
+    Args: as `rnn_forward`, plus
+        return_sequences: If `False`, return the last output `(N, H)` only;
+            the backward then never builds a `(N, T, H)` output gradient.
 
     Returns:
-        `(outputs, h_last)`: `(N, T, H)` and the final state `(N, H)`.
+        `(outputs, h_last)`: `(N, T, H)` (or `(N, H)`) and the final state
+        `(N, H)`.
     """
     _check_activation(activation)
     masks = (mask, input_dropout_mask, recurrent_dropout_mask)
@@ -464,15 +478,17 @@ def scratch_rnn(
             x, h0, kernel, recurrent_kernel, b, *masks, *static
         )  # time-major, kept for the backward
 
-        def grad(d_outputs, dh_last):
+        def grad(d_out, dh_last):
+            d_out = tf.stop_gradient(d_out)
+            d_seq, d_last = (d_out, None) if return_sequences else (None, d_out)
             dx, dh0, dk, drk, db = _backward(
-                tf.stop_gradient(d_outputs),
-                tf.stop_gradient(dh_last), x, h0, kernel, recurrent_kernel,
-                hs, pre, *masks, *static,
+                d_seq, d_last, tf.stop_gradient(dh_last), x, h0, kernel,
+                recurrent_kernel, hs, pre, *masks, *static,
             )  # fmt: skip
             return (dx, dh0, dk, drk) + ((db,) if maybe_bias else ())
 
-        return (_time_major(outputs), hs[-1]), grad
+        out = _time_major(outputs) if return_sequences else outputs[-1]
+        return (out, hs[-1]), grad
 
     args = (x, h0, kernel, recurrent_kernel) + (() if bias is None else (bias,))
     return op(*args)

@@ -232,7 +232,7 @@ class ScratchRNN(keras.layers.RNN):
             x = tf.reverse(x, axis=[1])
             mask = None if mask is None else tf.reverse(mask, axis=[1])
         kernel, recurrent_kernel, bias = weights_as_tensors(self.cell, x.dtype)
-        outputs, h_last = scratch_rnn(
+        output, h_last = scratch_rnn(
             x,
             h0,
             kernel,
@@ -244,10 +244,10 @@ class ScratchRNN(keras.layers.RNN):
             activation=self.cell.ops_activation,
             zero_output_for_mask=self.zero_output_for_mask,
             unroll=self.unroll,
-        )  # (N, T, H), (N, H)
+            return_sequences=self.return_sequences,
+        )  # (N, T, H) or (N, H), and (N, H)
         if self.stateful:
             self.states[0].assign(tf.cast(h_last, self.states[0].dtype))
-        output = outputs if self.return_sequences else outputs[:, -1]
         if self.return_state:
             return output, h_last
         return output
