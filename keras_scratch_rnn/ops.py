@@ -97,6 +97,11 @@ def _time_major(x):
     return tf.transpose(x, [1, 0, 2])
 
 
+def _time_major_mask(mask):
+    """A (N, T) mask as (T, N, 1), to select whole rows of step t; or None."""
+    return None if mask is None else _time_major(mask[:, :, None])
+
+
 def _step_inputs(x, mask, input_dropout_mask):
     """x_t as the kernel sees it: padding zeroed, dropout applied."""
     if mask is not None:
@@ -276,7 +281,7 @@ def _forward(
     xw = tf.tensordot(_time_major(x), kernel, axes=1)  # (T, N, H): x_t Wx
     if bias is not None:
         xw = xw + bias  # x_t Wx + b
-    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
+    m = _time_major_mask(mask)  # (T, N, 1) or None
     loop = _loop(_forward_loop, activation, zero_output_for_mask, unroll)
     results = loop(xw, h0, recurrent_kernel, m, recurrent_dropout_mask)
     for t in results:  # the compiled loop forgets the static shapes
@@ -309,7 +314,7 @@ def _backward(
     """
     _num_steps(x, unroll)
     D, H = tf.unstack(tf.shape(kernel))
-    m = None if mask is None else _time_major(mask[:, :, None])  # (T, N, 1)
+    m = _time_major_mask(mask)  # (T, N, 1) or None
     r = recurrent_dropout_mask
     loop = _loop(_backward_loop, activation, zero_output_for_mask, unroll)
     do_last = tf.zeros_like(dh_last) if d_last is None else d_last

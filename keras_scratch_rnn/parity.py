@@ -76,6 +76,12 @@ def hits_keras_unroll_bug(config, use_mask):
     )
 
 
+def _outputs_and_loss(out):
+    """The layer's outputs as a list, and a scalar loss reaching each."""
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    return outs, tf.add_n([tf.reduce_sum(o * _upstream(o)) for o in outs])
+
+
 def _upstream(o):
     """A fixed, non-constant dL/do so every output element matters."""
     index = tf.cast(tf.range(tf.size(o)), o.dtype)
@@ -91,8 +97,7 @@ def _run(layer, x, mask, h0, training, in_function):
             if h0 is not None:
                 tape.watch(h0)
             out = layer(x, initial_state=h0, mask=mask, training=training)
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            loss = tf.add_n([tf.reduce_sum(o * _upstream(o)) for o in outs])
+            outs, loss = _outputs_and_loss(out)
         sources = {"d_inputs": x, **_weights_by_name(layer)}
         if h0 is not None:
             sources["d_initial_state"] = h0
@@ -417,8 +422,7 @@ def compare_extras(
         optimizer = keras.optimizers.SGD(learning_rate)
         with tf.GradientTape() as tape:
             out = layer(x, mask=mask_tensor, training=training)
-            outs = list(out) if isinstance(out, (list, tuple)) else [out]
-            loss = tf.add_n([tf.reduce_sum(o * _upstream(o)) for o in outs])
+            outs, loss = _outputs_and_loss(out)
         grads = tape.gradient(loss, layer.trainable_weights)
         optimizer.apply_gradients(zip(grads, layer.trainable_weights))
     errors["weights after one SGD step"] = max(
@@ -467,8 +471,7 @@ def time_pair(
                 out = layer(
                     x, initial_state=h0, mask=mask_tensor, training=training
                 )
-                outs = list(out) if isinstance(out, (list, tuple)) else [out]
-                loss = tf.add_n([tf.reduce_sum(o) for o in outs])
+                _, loss = _outputs_and_loss(out)
             return tape.gradient(loss, [x, *layer.trainable_weights])
 
         if in_function:
