@@ -461,12 +461,12 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_forward",
-                    "xw = tf.tensordot(_time_major(x), kernel, axes=1)",
+                    "xw = tf.matmul(tf.reshape(x, (-1, D)), kernel)",
                 ),
                 CodeRef(
                     _OPS,
                     "_forward_loop",
-                    "a = xw[t] + tf.matmul(h_in, recurrent_kernel)",
+                    "a = xs[:, t] + tf.matmul(h_in, recurrent_kernel)",
                 ),
                 CodeRef(
                     _CELL,
@@ -540,7 +540,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "dt = _activation_backward(dh + g, hs[t], a_t, activation)",
+                    "dt = _activation_backward(dy, hs[:, t], a_t, activation)",
                 ),
                 CodeRef(
                     _OPS, "_activation_backward", "return dy * (1.0 - y * y)"
@@ -835,7 +835,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward",
-                    "h_prev = hs[:-1] if r is None else hs[:-1] * r",
+                    "h_in = hs if r is None else hs * r[:, None, :]",
                 ),
             ),
             mistake=(
@@ -909,19 +909,20 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "scratch_rnn",
-                    "out = _time_major(outputs) if return_sequences else "
-                    "outputs[-1]",
+                    "out = outputs if return_sequences else o_last",
                 ),
             ),
             backward=(
                 "It decides which dL/do_t arrive: all of them, or only "
-                "dL/do_{T-1} (the others are 0, so the backward starts its "
-                "output carry with dL/do_{T-1} and reads nothing else). "
+                "dL/do_{T-1} (the others are 0, so the backward adds "
+                "dL/do_{T-1} to the gradient of h_{T-1}, or with a mask starts "
+                "its output carry with it, and reads nothing else). "
                 "Going back in time, the gradient reaching o_t is added to "
                 "the dh coming from the future: the book's dhs[:, t, :] + dh.",
                 "どの dL/do_t が届くかを決めます。全時刻分か、dL/do_{T-1} だけ"
-                "か（残りは 0 なので、逆伝播は dL/do_{T-1} から出力側の勾配を"
-                "始め、ほかは読みません）です。時間をさかのぼるとき、o_t に"
+                "か（残りは 0 なので、逆伝播は dL/do_{T-1} を h_{T-1} の勾配に"
+                "足すか、マスクがあれば出力側の勾配をそこから始め、ほかは読み"
+                "ません）です。時間をさかのぼるとき、o_t に"
                 "届いた勾配を未来から来た dh に足します。本の "
                 "dhs[:, t, :] + dh です。",
             ),
@@ -929,7 +930,13 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "g = do if d_outputs is None else d_outputs[:, t] + do",
+                    "g = None if d_outputs is None else d_outputs[:, t]",
+                ),
+                CodeRef(
+                    _OPS,
+                    "_backward_loop",
+                    "dh, do = (dh_last if d_last is None else dh_last + "
+                    "d_last), ()",
                 ),
                 CodeRef(
                     _REF,
@@ -974,7 +981,8 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "step, T, (dh_last, do_last), 1, unroll, reverse=True",
+                    "step, T, (dh, do, sums), templates, unroll, compiled, "
+                    "reverse=True",
                 ),
                 CodeRef(_REF, "TimeRNN.backward", "dh = 0"),
             ),
@@ -1113,7 +1121,7 @@ TOPICS = {
                     "order = range(T - 1, -1, -1) if reverse else range(T)",
                 ),
                 CodeRef(
-                    _OPS, "_time_loop", "_, carry, arrays = tf.while_loop("
+                    _OPS, "_time_loop", "_, carry, buffers = tf.while_loop("
                 ),
                 CodeRef(
                     _OPS,
@@ -1130,7 +1138,8 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "step, T, (dh_last, do_last), 1, unroll, reverse=True",
+                    "step, T, (dh, do, sums), templates, unroll, compiled, "
+                    "reverse=True",
                 ),
             ),
             mistake=(
@@ -1159,8 +1168,8 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_forward_loop",
-                    "o = tf.where(m[t], y, zeros if zero_output_for_mask else "
-                    "o_prev)",
+                    "o = tf.where(m[:, t], y, zeros if zero_output_for_mask "
+                    "else carry[1])",
                 ),
             ),
             backward=(
@@ -1176,7 +1185,7 @@ TOPICS = {
                     _OPS,
                     "_backward_loop",
                     "zeros if zero_output_for_mask else "
-                    "tf.where(m[t], zeros, g)",
+                    "tf.where(m[:, t], zeros, g)",
                 ),
             ),
             mistake=(
@@ -1206,8 +1215,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_forward_loop",
-                    "_, ys = _time_loop(step, T, (h0, zeros), num_outputs, "
-                    "unroll)",
+                    "carry = (h0,) if m is None else (h0, zeros)",
                 ),
             ),
             backward=(
@@ -1254,7 +1262,9 @@ TOPICS = {
                 "に届きません。",
             ),
             forward_refs=(
-                CodeRef(_OPS, "_forward_loop", "h = tf.where(m[t], y, h_prev)"),
+                CodeRef(
+                    _OPS, "_forward_loop", "h = tf.where(m[:, t], y, h_prev)"
+                ),
                 CodeRef(
                     _OPS,
                     "_step_inputs",
@@ -1270,12 +1280,12 @@ TOPICS = {
             ),
             backward_refs=(
                 CodeRef(
-                    _OPS, "_backward_loop", "dt = tf.where(m[t], dt, zeros)"
+                    _OPS, "_backward_loop", "dt = tf.where(m[:, t], dt, zeros)"
                 ),
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "dh_skip = tf.where(m[t], zeros, dh)",
+                    "dh_skip = tf.where(m[:, t], zeros, dh)",
                 ),
             ),
             mistake=(

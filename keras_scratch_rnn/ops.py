@@ -13,12 +13,15 @@ The forward of step t (the book's notation, batch N, features D, units H):
     h_t = y_t                            # mask_t false: h_t = h_{t-1}
     o_t = y_t                            # mask_t false: o_{t-1}, or 0
 
-Everything that does not feed the recurrence is hoisted out of the loop:
-`x_t Wx + b` for all t before it, and `dWx`, `dWh`, `db`, `dx` after the
-backward loop, as single matmuls over the (T * N) rows. The loop itself only
-carries `h` forward and `dh` backward. Keras's dropout acts as two masks
-fixed for the whole sequence: `x_t * input_dropout_mask` and
-`h_{t-1} * recurrent_dropout_mask`.
+The loops carry only what feeds the recurrence, `h` forward and `dh`
+backward. The rest is done one of two ways, chosen by the number of units
+H (`PER_STEP_UNITS`):
+- hoisted (small H): `x_t Wx + b` for all t before the loop, and `dWx`,
+  `dWh`, `db`, `dx` after it, as single matmuls over the (N * T) rows;
+- per step (large H): as the book's `RNN.forward` and `RNN.backward`
+  write it, each step's matmuls and weight-gradient sums inside the loops.
+Keras's dropout acts as two masks fixed for the whole sequence:
+`x_t * input_dropout_mask` and `h_{t-1} * recurrent_dropout_mask`.
 
 Activations: `"tanh"`, `"sigmoid"`, `"relu"` and `"linear"` have their
 derivative written here, computed from the step's output `y_t`. Any other
@@ -29,16 +32,18 @@ pre-activations `a_t`, which the forward then keeps.
 
 Speed: the two loops (`_forward_loop`, `_backward_loop`) are compiled by XLA
 (`XLA_LOOPS`), which turns a `tf.while_loop` step from tens of
-microseconds of TensorFlow overhead into a few; the hoisted matmuls stay
-TensorFlow ops. Internally everything is time-major (T, N, H), so the loops
-read and write whole contiguous steps. `rnn_forward` and `rnn_backward` are
-for reading, testing and calling by hand; to differentiate, use
-`scratch_rnn` (TensorFlow cannot autodiff through the compiled loops).
+microseconds of TensorFlow overhead into a few and writes each step in
+place; the hoisted matmuls stay TensorFlow ops. Everything is batch-major
+(N, T, H), as Keras gives and wants it, so no sequence is ever transposed.
+`rnn_forward` and `rnn_backward` are for reading, testing and calling by
+hand; to differentiate, use `scratch_rnn` (TensorFlow cannot autodiff
+through the compiled loops).
 """
 
 import functools
 
 import tensorflow as tf
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
 HANDWRITTEN_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 
@@ -92,16 +97,6 @@ def _num_steps(x, unroll):
     return x.shape[1]
 
 
-def _time_major(x):
-    """(N, T, ...) <-> (T, N, ...)."""
-    return tf.transpose(x, [1, 0, 2])
-
-
-def _time_major_mask(mask):
-    """A (N, T) mask as (T, N, 1), to select whole rows of step t; or None."""
-    return None if mask is None else _time_major(mask[:, :, None])
-
-
 def _step_inputs(x, mask, input_dropout_mask):
     """x_t as the kernel sees it: padding zeroed, dropout applied."""
     if mask is not None:
@@ -113,153 +108,242 @@ def _step_inputs(x, mask, input_dropout_mask):
     return x
 
 
-def _time_loop(step, T, carry, num_outputs, unroll, reverse=False):
+def _column_mask(mask):
+    """A (N, T) mask as (N, T, 1): `m[:, t]` selects whole rows; or None."""
+    return None if mask is None else mask[:, :, None]
+
+
+def _previous_state(hs, h0, t):
+    """h_{t-1}: `hs[:, t - 1]`, or `h0` at t = 0."""
+    if isinstance(t, int):  # unrolled
+        return h0 if t == 0 else hs[:, t - 1]
+    return tf.where(t > 0, hs[:, tf.maximum(t - 1, 0)], h0)
+
+
+def _time_loop(step, T, carry, templates, unroll, compiled, reverse=False):
     """Runs `carry, ys = step(t, carry)` for t = 0..T-1 (or T-1..0).
 
-    Returns the last carry and each of the `num_outputs` per-step outputs
-    stacked in time order, shape (T, ...). With `unroll`, T is a Python int
-    and the loop is a Python loop; else it is a `tf.while_loop`.
+    Returns the last carry and the per-step outputs stacked batch-major,
+    `(N, T, K)`, one for each of `templates`: `(N, K)` tensors shaped like
+    that output. With `unroll`, T is a Python int and the loop a Python loop;
+    else a `tf.while_loop`, which writes step t in place into its `(N, T, K)`
+    buffer when XLA `compiled` it (a TensorArray otherwise).
     """
     if unroll:
         order = range(T - 1, -1, -1) if reverse else range(T)
-        ys = [[None] * T for _ in range(num_outputs)]
+        ys = [[None] * T for _ in templates]
         for t in order:
             carry, outs = step(t, carry)
             for k, y in enumerate(outs):
                 ys[k][t] = y
-        return carry, tuple(tf.stack(y) for y in ys)
+        return carry, tuple(tf.stack(y, axis=1) for y in ys)
 
-    element_shape = tf.nest.flatten(carry)[0].shape
-    dtype = tf.nest.flatten(carry)[0].dtype
-    arrays = tuple(
-        tf.TensorArray(dtype, size=T, element_shape=element_shape)
-        for _ in range(num_outputs)
-    )
+    if compiled:
+        buffers = tuple(
+            tf.zeros(tf.stack([tf.shape(y)[0], T, tf.shape(y)[1]]), y.dtype)
+            for y in templates
+        )
 
-    def body(i, carry, arrays):
+        def write(buffer, t, y):
+            return dynamic_update_slice(buffer, y[:, None], [0, t, 0])
+
+    else:
+        buffers = tuple(
+            tf.TensorArray(y.dtype, size=T, element_shape=y.shape)
+            for y in templates
+        )
+
+        def write(buffer, t, y):
+            return buffer.write(t, y)
+
+    def body(i, carry, buffers):
         t = T - 1 - i if reverse else i
         carry, outs = step(t, carry)
-        arrays = tuple(ta.write(t, y) for ta, y in zip(arrays, outs))
-        return i + 1, carry, arrays
+        buffers = tuple(write(b, t, y) for b, y in zip(buffers, outs))
+        return i + 1, carry, buffers
 
-    _, carry, arrays = tf.while_loop(
-        lambda i, *_: i < T, body, (0, carry, arrays), maximum_iterations=T
+    _, carry, buffers = tf.while_loop(
+        lambda i, *_: i < T, body, (0, carry, buffers), maximum_iterations=T
     )
-    return carry, tuple(ta.stack() for ta in arrays)
+    if not compiled:  # (T, N, K) -> (N, T, K)
+        buffers = tuple(tf.transpose(b.stack(), [1, 0, 2]) for b in buffers)
+    return carry, buffers
 
 
 def _forward_loop(
-    xw, h0, recurrent_kernel, m, r, activation, zero_output_for_mask, unroll
+    xs,
+    h0,
+    kernel,
+    recurrent_kernel,
+    bias,
+    m,
+    r,
+    activation,
+    zero_output_for_mask,
+    unroll,
+    compiled,
+    per_step,
 ):
-    """The recurrence, time-major: `xw[t] = x_t Wx + b`, `m[t]` (N, 1).
+    """The recurrence: `xs[:, t]` is `x_t` if `per_step`, else `x_t Wx + b`.
 
-    Returns `(hs, outputs, pre)`, each `(T, N, H)`; `outputs` is `hs`
-    without a mask, `pre` is `None` unless the activation is a callable.
+    Returns `(hs, outputs, pre, o_last)`: `hs`, `outputs` and `pre` are
+    `(N, T, H)`; `outputs` is `hs` without a mask, `pre` is `None` unless the
+    activation is a callable; `o_last` is the last output `(N, H)`.
     """
-    T = xw.shape[0] if unroll else tf.shape(xw)[0]
+    T = xs.shape[1] if unroll else tf.shape(xs)[1]
     keep_pre = callable(activation)
     zeros = tf.zeros_like(h0)
 
     def step(t, carry):
-        h_prev, o_prev = carry
+        h_prev = carry[0]
         h_in = h_prev if r is None else h_prev * r
-        a = xw[t] + tf.matmul(h_in, recurrent_kernel)  # a_t = x_t Wx + b + h Wh
-        y = _activate(a, activation)  # y_t = act(a_t)
-        if m is None:
-            h = o = y
+        if per_step:
+            a = tf.matmul(xs[:, t], kernel) + tf.matmul(h_in, recurrent_kernel)
+            if bias is not None:
+                a = a + bias  # a_t = x_t Wx + h_{t-1} Wh + b
         else:
-            h = tf.where(m[t], y, h_prev)  # a masked step keeps the state
-            o = tf.where(m[t], y, zeros if zero_output_for_mask else o_prev)
-        outs = [h] + ([o] if m is not None else []) + ([a] if keep_pre else [])
-        return (h, o), outs
+            a = xs[:, t] + tf.matmul(h_in, recurrent_kernel)  # ... + h Wh
+        y = _activate(a, activation)  # y_t = act(a_t)
+        pre = [a] if keep_pre else []
+        if m is None:
+            return (y,), [y] + pre  # h_t = o_t = y_t
+        h = tf.where(m[:, t], y, h_prev)  # a masked step keeps the state
+        o = tf.where(m[:, t], y, zeros if zero_output_for_mask else carry[1])
+        return (h, o), [h, o] + pre  # ... and repeats o_{t-1}, or 0
 
-    num_outputs = 1 + (m is not None) + keep_pre
-    _, ys = _time_loop(step, T, (h0, zeros), num_outputs, unroll)
-    hs = ys[0]
+    carry = (h0,) if m is None else (h0, zeros)  # o_t is carried if masked
+    templates = [h0] * (len(carry) + keep_pre)
+    last, ys = _time_loop(step, T, carry, templates, unroll, compiled)
+    hs, o_last = ys[0], last[-1]
     outputs = ys[1] if m is not None else hs
     pre = ys[-1] if keep_pre else None
-    return hs, outputs, pre
+    return hs, outputs, pre, o_last
 
 
 def _backward_loop(
     d_outputs,
     dh_last,
-    do_last,
+    d_last,
+    x,
+    h0,
     hs,
     pre,
+    kernel,
     recurrent_kernel,
     m,
     r,
     activation,
     zero_output_for_mask,
     unroll,
+    compiled,
+    per_step,
 ):
-    """The reverse recurrence; returns `(dts, dh0)`.
+    """The reverse recurrence.
 
-    `dts[t]` is the book's `dt` of step t, dL/da_t, shape `(T, N, H)`.
-    `hs`, `pre` and `m` are time-major; `d_outputs` stays batch-major
-    `(N, T, H)` as the caller gave it (a transposed copy would cost as much
-    memory as `hs`), or is `None` when only the last output was used: its
-    gradient `do_last` then starts the output carry.
+    Returns `(dts, dh0)`, with `dts[:, t]` the book's `dt` of step t,
+    dL/da_t, `(N, T, H)`; or, if `per_step`, the book's per-step sums
+    instead: `(dx, dh0, dWx, dWh, db)`. Either `d_outputs`, dL/do_t for
+    every t, or `d_last`, dL/do_{T-1} alone, is `None`.
     """
-    T = hs.shape[0] if unroll else tf.shape(hs)[0]
+    T = hs.shape[1] if unroll else tf.shape(hs)[1]
     zeros = tf.zeros_like(dh_last)
 
     def step(t, carry):
-        dh, do = carry  # dL/dh_t from step t+1; dL/do_t from o_{t+1} = o_t
-        g = do if d_outputs is None else d_outputs[:, t] + do  # dL/do_t
-        a_t = None if pre is None else pre[t]
-        dt = _activation_backward(dh + g, hs[t], a_t, activation)
-        # dt = dL/da_t = (dh_t + do_t) * act'(a_t), as h_t = o_t = y_t
-        if m is None:
-            dh_skip = do_prev = zeros
-        else:
-            dt = tf.where(m[t], dt, zeros)  # y_t is unused at a masked step
-            dh_skip = tf.where(m[t], zeros, dh)  # h_t = h_{t-1} when masked
+        dh, do, sums = carry  # dL/dh_t from step t+1; masked: dL/do_t too
+        g = None if d_outputs is None else d_outputs[:, t]  # dL/do_t
+        if do:  # with a mask, o_{t+1} may be o_t
+            g = do[0] if g is None else g + do[0]
+        a_t = None if pre is None else pre[:, t]
+        dy = dh if g is None else dh + g  # dL/dy_t, as h_t = o_t = y_t
+        dt = _activation_backward(dy, hs[:, t], a_t, activation)
+        # dt = dL/da_t = dL/dy_t * act'(a_t)
+        if m is not None:
+            dt = tf.where(m[:, t], dt, zeros)  # y_t is unused at a masked step
+            dh_skip = tf.where(m[:, t], zeros, dh)  # h_t = h_{t-1} if masked
             do_prev = (
-                zeros if zero_output_for_mask else tf.where(m[t], zeros, g)
-            )  # o_t = o_{t-1} when masked
+                zeros if zero_output_for_mask else tf.where(m[:, t], zeros, g)
+            )
+            do = (do_prev,)  # o_t = o_{t-1} when masked
         dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)  # dt Wh^T
         if r is not None:
             dh_prev = dh_prev * r  # through h_{t-1} * r
-        return (dh_prev + dh_skip, do_prev), (dt,)
+        if m is not None:
+            dh_prev = dh_prev + dh_skip
+        if not per_step:
+            return (dh_prev, do, sums), (dt,)
+        # The rest of the book's `RNN.backward`, summed over the steps:
+        dWx, dWh, db = sums
+        h_in = _previous_state(hs, h0, t)
+        if r is not None:
+            h_in = h_in * r  # h_{t-1} as it entered Wh
+        dWx = dWx + tf.matmul(x[:, t], dt, transpose_a=True)  # += x_t^T dt
+        dWh = dWh + tf.matmul(h_in, dt, transpose_a=True)  # += h_{t-1}^T dt
+        db = db + tf.reduce_sum(dt, axis=0)  # += sum dt
+        dx = tf.matmul(dt, kernel, transpose_b=True)  # dx_t = dt Wx^T
+        return (dh_prev, do, (dWx, dWh, db)), (dx,)
 
-    (dh0, _), (dts,) = _time_loop(
-        step, T, (dh_last, do_last), 1, unroll, reverse=True
+    if m is None:  # o_{T-1} = h_{T-1}: one gradient
+        dh, do = (dh_last if d_last is None else dh_last + d_last), ()
+    else:
+        do = (zeros if d_last is None else d_last,)
+        dh = dh_last
+    sums, templates = (), [dh_last]
+    if per_step:
+        sums = (
+            tf.zeros_like(kernel),
+            tf.zeros_like(recurrent_kernel),
+            tf.zeros_like(recurrent_kernel[0]),
+        )
+        templates = [x[:, 0]]
+    (dh0, _, sums), (ys,) = _time_loop(
+        step, T, (dh, do, sums), templates, unroll, compiled, reverse=True
     )
-    return dts, dh0
+    return (ys, dh0, *sums) if per_step else (ys, dh0)
 
 
 # Compile the loops with XLA (see `_loop`); `False` runs plain while loops.
 XLA_LOOPS = True
 
+# From this many units on, each step's matmuls are big enough to run near
+# the machine's peak, and the (N, T, H) temporaries of hoisting them cost
+# more than they save: the input matmuls and the weight gradients are then
+# done step by step, as in the book. Below it they are hoisted out of the
+# loops into single matmuls over the (N * T) rows.
+PER_STEP_UNITS = 128
+
 _COMPILED_LOOPS = {}
 
 
-def _loop(fn, activation, zero_output_for_mask, unroll):
+def _loop(fn, activation, zero_output_for_mask, unroll, per_step):
     """`fn` with its static options bound; XLA-compiled unless `unroll`.
 
     XLA turns the `tf.while_loop` into a tight native loop (a few us per
     step instead of tens); one compiled function per options set, shared by
     all layers, compiled again for each new input shape.
     """
-    compile_loop = XLA_LOOPS and not unroll
-    key = (fn, activation, zero_output_for_mask, unroll, compile_loop)
+    compiled = XLA_LOOPS and not unroll
+    key = (fn, activation, zero_output_for_mask, unroll, compiled, per_step)
     if key not in _COMPILED_LOOPS:
         bound = functools.partial(
             fn,
             activation=activation,
             zero_output_for_mask=zero_output_for_mask,
             unroll=unroll,
+            compiled=compiled,
+            per_step=per_step,
         )
         _COMPILED_LOOPS[key] = (
             bound
-            if not compile_loop
+            if not compiled
             else tf.function(
                 bound, jit_compile=True, reduce_retracing=True, autograph=False
             )
         )
     return _COMPILED_LOOPS[key]
+
+
+def _per_step(kernel):
+    return kernel.shape[-1] is not None and kernel.shape[-1] >= PER_STEP_UNITS
 
 
 def _forward(
@@ -275,19 +359,31 @@ def _forward(
     zero_output_for_mask,
     unroll,
 ):
-    """`rnn_forward`, time-major results `(hs, outputs, pre)`."""
+    """`rnn_forward`; returns `(hs, outputs, pre, o_last)`."""
     _num_steps(x, unroll)
+    per_step = _per_step(kernel)
+    N, T, D = tf.unstack(tf.shape(x))
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
-    xw = tf.tensordot(_time_major(x), kernel, axes=1)  # (T, N, H): x_t Wx
-    if bias is not None:
-        xw = xw + bias  # x_t Wx + b
-    m = _time_major_mask(mask)  # (T, N, 1) or None
-    loop = _loop(_forward_loop, activation, zero_output_for_mask, unroll)
-    results = loop(xw, h0, recurrent_kernel, m, recurrent_dropout_mask)
-    for t in results:  # the compiled loop forgets the static shapes
+    if per_step:
+        xs = x  # x_t Wx + b is computed inside the loop
+    else:
+        xw = tf.matmul(tf.reshape(x, (-1, D)), kernel)  # (N * T, H): x_t Wx
+        if bias is not None:
+            xw = xw + bias  # x_t Wx + b
+        xs = tf.reshape(xw, (N, T, -1))
+    loop = _loop(
+        _forward_loop, activation, zero_output_for_mask, unroll, per_step
+    )
+    hs, outputs, pre, o_last = loop(
+        xs, h0, kernel, recurrent_kernel, bias, _column_mask(mask),
+        recurrent_dropout_mask,
+    )  # fmt: skip
+    shape = x.shape[:2] + kernel.shape[1:]
+    for t in (hs, outputs, pre):  # the compiled loop forgets static shapes
         if t is not None:
-            t.set_shape(xw.shape)
-    return results
+            t.set_shape(shape)
+    o_last.set_shape(h0.shape)
+    return hs, outputs, pre, o_last
 
 
 def _backward(
@@ -307,39 +403,50 @@ def _backward(
     zero_output_for_mask,
     unroll,
 ):
-    """`rnn_backward` on time-major `hs` and `pre`.
+    """`rnn_backward`.
 
     Takes either `d_outputs`, dL/do_t for every t, or `d_last`, dL/do_{T-1}
     alone (the layer returned the last output only); the other is `None`.
     """
     _num_steps(x, unroll)
-    D, H = tf.unstack(tf.shape(kernel))
-    m = _time_major_mask(mask)  # (T, N, 1) or None
+    per_step = _per_step(kernel)
+    N, T, D = tf.unstack(tf.shape(x))
+    H = tf.shape(kernel)[1]
     r = recurrent_dropout_mask
-    loop = _loop(_backward_loop, activation, zero_output_for_mask, unroll)
-    do_last = tf.zeros_like(dh_last) if d_last is None else d_last
-    dts, dh0 = loop(
-        d_outputs, dh_last, do_last, hs, pre, recurrent_kernel, m, r
-    )
-    dts.set_shape(hs.shape)
-    dh0.set_shape(h0.shape)
-    # dts: (T, N, H), the book's dt of every step
-
-    # The sums over t of the book's per-step weight gradients, hoisted.
-    dts_2d = tf.reshape(dts, (-1, H))  # (T * N, H)
-    h_prev = hs[:-1] if r is None else hs[:-1] * r  # h_{t-1}, t = 1..T-1
-    h0_in = h0 if r is None else h0 * r
-    drecurrent_kernel = tf.matmul(h0_in, dts[0], transpose_a=True) + tf.matmul(
-        tf.reshape(h_prev, (-1, H)),
-        tf.reshape(dts[1:], (-1, H)),
-        transpose_a=True,
-    )  # dWh = sum_t h_{t-1}^T dt
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
-    x_2d = tf.reshape(_time_major(x), (-1, D))  # (T * N, D)
-    dkernel = tf.matmul(x_2d, dts_2d, transpose_a=True)  # dWx = sum x_t^T dt
-    dbias = tf.reduce_sum(dts_2d, axis=0)  # db = sum_t dt
-    dx = _time_major(tf.tensordot(dts, tf.transpose(kernel), axes=1))
-    # dx_t = dt Wx^T
+    loop = _loop(
+        _backward_loop, activation, zero_output_for_mask, unroll, per_step
+    )
+    results = loop(
+        d_outputs, dh_last, d_last, x, h0, hs, pre, kernel, recurrent_kernel,
+        _column_mask(mask), r,
+    )  # fmt: skip
+    if per_step:
+        dx, dh0, dkernel, drecurrent_kernel, dbias = results
+    else:
+        dts, dh0 = results  # (N, T, H), the book's dt of every step
+        # The sums over t of the book's per-step weight gradients, hoisted:
+        dts_2d = tf.reshape(dts, (-1, H))  # (N * T, H), row n * T + t
+        x_2d = tf.reshape(x, (-1, D))
+        dkernel = tf.matmul(x_2d, dts_2d, transpose_a=True)  # dWx = sum x^T dt
+        dbias = tf.reduce_sum(dts_2d, axis=0)  # db = sum dt
+        dx = tf.reshape(tf.matmul(dts_2d, kernel, transpose_b=True), (N, T, D))
+        # dx_t = dt Wx^T
+        h_in = hs if r is None else hs * r[:, None, :]  # h_t as it enters Wh
+        h0_in = h0 if r is None else h0 * r
+        h_2d = tf.reshape(h_in, (-1, H))
+        # dWh = sum_t h_{t-1}^T dt_t. Row k of `h_2d` is h_{t-1} of row k+1
+        # of `dts_2d` (one slice, no copy), except where row k+1 starts a new
+        # sequence: there h0 is h_{t-1}; that pair is taken out and put in.
+        drecurrent_kernel = (
+            tf.matmul(h_2d[:-1], dts_2d[1:], transpose_a=True)
+            - tf.matmul(h_in[:-1, -1], dts[1:, 0], transpose_a=True)
+            + tf.matmul(h0_in, dts[:, 0], transpose_a=True)
+        )
+    for t, like in ((dx, x), (dh0, h0), (dkernel, kernel)):
+        t.set_shape(like.shape)
+    drecurrent_kernel.set_shape(recurrent_kernel.shape)
+    dbias.set_shape(kernel.shape[1:])
     if input_dropout_mask is not None:
         dx = dx * input_dropout_mask[:, None, :]  # through x_t * mask
     return dx, dh0, dkernel, drecurrent_kernel, dbias
@@ -384,13 +491,11 @@ def rnn_forward(
         (else `None`). `hs[:, -1]` is the final state.
     """
     _check_activation(activation)
-    hs, outputs, pre = _forward(
+    hs, outputs, pre, _ = _forward(
         x, h0, kernel, recurrent_kernel, bias, mask, input_dropout_mask,
         recurrent_dropout_mask, activation, zero_output_for_mask, unroll,
     )  # fmt: skip
-    hs_b = _time_major(hs)
-    outputs_b = hs_b if mask is None else _time_major(outputs)
-    return outputs_b, hs_b, None if pre is None else _time_major(pre)
+    return outputs, hs, pre
 
 
 def rnn_backward(
@@ -432,9 +537,8 @@ def rnn_backward(
     """
     _check_activation(activation)
     return _backward(
-        d_outputs, None, dh_last, x, h0, kernel, recurrent_kernel,
-        _time_major(hs), None if pre is None else _time_major(pre), mask,
-        input_dropout_mask, recurrent_dropout_mask, activation,
+        d_outputs, None, dh_last, x, h0, kernel, recurrent_kernel, hs, pre,
+        mask, input_dropout_mask, recurrent_dropout_mask, activation,
         zero_output_for_mask, unroll,
     )  # fmt: skip
 
@@ -479,9 +583,9 @@ def scratch_rnn(
             tf.stop_gradient(t) for t in inputs
         ]
         b = maybe_bias[0] if maybe_bias else None
-        hs, outputs, pre = _forward(
+        hs, outputs, pre, o_last = _forward(
             x, h0, kernel, recurrent_kernel, b, *masks, *static
-        )  # time-major, kept for the backward
+        )  # hs and pre are kept for the backward
 
         def grad(d_out, dh_last):
             d_out = tf.stop_gradient(d_out)
@@ -492,8 +596,8 @@ def scratch_rnn(
             )  # fmt: skip
             return (dx, dh0, dk, drk) + ((db,) if maybe_bias else ())
 
-        out = _time_major(outputs) if return_sequences else outputs[-1]
-        return (out, hs[-1]), grad
+        out = outputs if return_sequences else o_last
+        return (out, hs[:, -1]), grad
 
     args = (x, h0, kernel, recurrent_kernel) + (() if bias is None else (bias,))
     return op(*args)

@@ -23,6 +23,9 @@ from keras_scratch_rnn.tolerances import (
     scaled_error,
 )
 
+# Every test runs with both loop strategies (see conftest.py).
+pytestmark = pytest.mark.usefixtures("loop_strategy")
+
 SEED = 0
 N, T, D, H = 3, 5, 4, 6
 EPS = 1e-6  # central-difference step (as in test_reference.py)

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from keras_scratch_rnn import parity
+from keras_scratch_rnn import ops, parity
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY
 
 MASKING = ("none", "mask", "mask+zero_output")
@@ -59,6 +59,7 @@ def test_eager_product(activation, flags, masking, initial_state, unroll):
 @pytest.mark.parametrize(
     "flags", list(itertools.product([False, True], repeat=4))
 )
+@pytest.mark.usefixtures("loop_strategy")
 def test_function_product(flags, masking, initial_state, unroll):
     """Every combination of the options (tanh) inside `tf.function`."""
     config, options = _case(flags, masking, "tanh", initial_state, unroll)
@@ -71,6 +72,7 @@ def test_function_product(flags, masking, initial_state, unroll):
 @pytest.mark.parametrize(
     "activation", ["relu", "sigmoid", None, "gelu", "softmax", "elu", "selu"]
 )
+@pytest.mark.usefixtures("loop_strategy")
 def test_activations(activation, go_backwards, masking, in_function):
     """Handwritten and locally differentiated activations, both modes."""
     flags = (True, True, go_backwards, True)
@@ -83,6 +85,7 @@ def test_activations(activation, go_backwards, masking, in_function):
     "rates", [(0.3, 0.0), (0.0, 0.4), (0.5, 0.2), (1.0, 0.0), (0.0, 1.0)]
 )
 @pytest.mark.parametrize("training", [False, True])
+@pytest.mark.usefixtures("loop_strategy")
 def test_dropout(rates, training, in_function):
     """Same seed, same masks: dropout parity in training and inference."""
     config = {
@@ -172,3 +175,18 @@ def test_main_job_table():
     assert all(r["ok"] for r in rows)
     text = parity.format_table(rows)
     assert "return_sequences" in text and "yes" in text
+
+
+@pytest.mark.parametrize("masking", MASKING)
+def test_units_at_the_per_step_threshold(masking):
+    """Both sides of `ops.PER_STEP_UNITS`, with the real threshold."""
+    for H in (ops.PER_STEP_UNITS - 1, ops.PER_STEP_UNITS):
+        config, options = _case(
+            (True, True, False, True), masking, "tanh", True, False
+        )
+        shape = dict(parity.DEFAULT_SHAPE, H=H)
+        errors = parity.compare(
+            config, in_function=True, shape=shape, **options
+        )
+        worst = max(errors, key=errors.get)
+        assert errors[worst] <= FLOAT32_PARITY, (H, worst, errors)

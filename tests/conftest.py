@@ -1,0 +1,15 @@
+"""Shared fixtures."""
+
+import pytest
+
+from keras_scratch_rnn import ops
+
+
+@pytest.fixture(params=["hoisted", "per_step"])
+def loop_strategy(request, monkeypatch):
+    """Runs a test with both ways of `ops`: weight gradients as single
+    matmuls after the loop (`"hoisted"`, used below `ops.PER_STEP_UNITS`)
+    and summed inside the loop (`"per_step"`, used from it on)."""
+    units = 10**9 if request.param == "hoisted" else 1
+    monkeypatch.setattr(ops, "PER_STEP_UNITS", units)
+    return request.param
