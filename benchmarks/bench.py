@@ -8,8 +8,11 @@ never absolute targets.
 For each grid point (N, T, H; D = 32):
 - train: one training step inside `tf.function` (GradientTape over a loss,
   gradients w.r.t. the input and the weights; no XLA requested by the
-  caller), with the fraction of the matmul roofline it reaches
-  (6 N T (D + H) H FLOPs over the peak matmul speed measured here);
+  caller) of a layer with `return_sequences=True`, with the fraction of the
+  matmul roofline it reaches (6 N T (D + H) H FLOPs over the peak matmul
+  speed measured here);
+- last: the same step with `return_sequences=False` (the loss sees the
+  last output only; SimpleRNN then skips stacking its outputs);
 - forward: the forward pass alone inside `tf.function`;
 - fit: `model.fit` epochs per second on a small Sequential model;
 - memory: peak memory that training steps allocate on top of what is
@@ -59,13 +62,13 @@ def forward_pass(layer, x):
     return forward
 
 
-def make_pair(N, T, H, seed=0):
-    """Both layers (return_sequences), identical weights, and an input."""
+def make_pair(N, T, H, seed=0, return_sequences=True):
+    """Both layers, identical weights, and an input."""
     rng = np.random.default_rng(seed)
     x = tf.constant(rng.normal(size=(N, T, D)).astype("float32"))
     pair = {}
     for name, cls in LAYERS.items():
-        layer = cls(H, return_sequences=True)
+        layer = cls(H, return_sequences=return_sequences)
         layer.build(x.shape)
         pair[name] = layer
     pair["simple"].set_weights(pair["scratch"].get_weights())
@@ -98,7 +101,11 @@ def time_steps(N, T, H, reps):
     forward = interleaved_medians(
         {k: _run(forward_pass(v, x), x) for k, v in pair.items()}, reps
     )
-    return train, forward
+    pair, x = make_pair(N, T, H, return_sequences=False)
+    last = interleaved_medians(
+        {k: _run(training_step(v, x), x) for k, v in pair.items()}, reps
+    )
+    return train, forward, last
 
 
 def time_fit(N, T, H, epochs, batches=4):
@@ -208,15 +215,15 @@ def main(argv=None):
     )
     header = (
         f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {'simple':>8} "
-        f"{'speed-up':>8} {'roofline':>8} | {'fwd ms':>7} {'simple':>7} "
-        f"{'speed-up':>8} | {'fit ep/s':>8} {'simple':>7} | "
+        f"{'speed-up':>8} {'roofline':>8} | {'last':>8} | {'fwd ms':>7} "
+        f"{'simple':>7} {'speed-up':>8} | {'fit ep/s':>8} {'simple':>7} | "
         f"{'mem MB':>7} {'simple':>7}"
     )
     print(header)
     print("-" * len(header))
     rows = []
     for N, T, H in grid:
-        train, forward = time_steps(N, T, H, reps)
+        train, forward, last = time_steps(N, T, H, reps)
         flops = 6 * N * T * (D + H) * H
         row = {
             "N": N,
@@ -226,6 +233,8 @@ def main(argv=None):
             "forward": forward,
             "train_speedup": train["simple"] / train["scratch"],
             "forward_speedup": forward["simple"] / forward["scratch"],
+            "last": last,
+            "last_speedup": last["simple"] / last["scratch"],
             "roofline": flops / train["scratch"] / 1e9 / peak,
         }
         fit = None if args.no_fit else time_fit(N, T, H, max(3, reps // 3))
@@ -248,7 +257,8 @@ def main(argv=None):
         print(
             f"{N:4d} {T:4d} {H:4d} | {train['scratch'] * 1e3:9.2f} "
             f"{train['simple'] * 1e3:8.2f} {row['train_speedup']:8.2f} "
-            f"{row['roofline']:8.1%} | {forward['scratch'] * 1e3:7.2f} "
+            f"{row['roofline']:8.1%} | {row['last_speedup']:8.2f} | "
+            f"{forward['scratch'] * 1e3:7.2f} "
             f"{forward['simple'] * 1e3:7.2f} {row['forward_speedup']:8.2f} "
             f"| {fit_text} | {mem_text}",
             flush=True,
@@ -259,15 +269,19 @@ def main(argv=None):
     print(
         "\nper-timestep cost of a training step at tiny size (N=4, D=4, "
         "H=8; slope between two lengths T): ScratchRNN "
-        f"{overhead['scratch']:.1f} us, SimpleRNN {overhead['simple']:.1f} us"
+        f"{overhead['scratch']:.1f} us, SimpleRNN {overhead['simple']:.1f} us\n"
     )
-    speedups = [r["train_speedup"] for r in rows]
-    geomean = float(np.exp(np.mean(np.log(speedups))))
-    print(
-        f"\ntraining step: geometric-mean speed-up {geomean:.2f}, "
-        f"slowest point {min(speedups):.2f}; forward: slowest point "
-        f"{min(r['forward_speedup'] for r in rows):.2f}."
-    )
+    for key, what in (
+        ("train_speedup", "training step"),
+        ("last_speedup", "training step, last output only"),
+        ("forward_speedup", "forward"),
+    ):
+        speedups = [r[key] for r in rows]
+        geomean = float(np.exp(np.mean(np.log(speedups))))
+        print(
+            f"{what}: geometric-mean speed-up {geomean:.2f}, slowest point "
+            f"{min(speedups):.2f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

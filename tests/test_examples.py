@@ -113,5 +113,6 @@ def test_benchmark_quick_mode_runs():
     assert [(r["N"], r["T"], r["H"]) for r in rows] == bench.QUICK_GRID
     for row in rows:
         assert row["train_speedup"] > 0 and row["forward_speedup"] > 0
+        assert row["last_speedup"] > 0
         assert set(row["memory"]) == {"scratch", "simple"}
         assert set(row["fit"]) == {"scratch", "simple"}
