@@ -19,7 +19,8 @@ H (`PER_STEP_UNITS`):
 - hoisted (small H): `x_t Wx + b` for all t before the loop, and `dWx`,
   `dWh`, `db`, `dx` after it, as single matmuls over the (N * T) rows;
 - per step (large H): as the book's `RNN.forward` and `RNN.backward`
-  write it, each step's matmuls and weight-gradient sums inside the loops.
+  write it, each step's matmuls and weight-gradient sums inside the loops,
+  the two matmuls of a step done as one: `[x_t, h_{t-1}] [Wx; Wh]`.
 Keras's dropout acts as two masks fixed for the whole sequence:
 `x_t * input_dropout_mask` and `h_{t-1} * recurrent_dropout_mask`.
 
@@ -193,12 +194,14 @@ def _forward_loop(
     T = xs.shape[1] if unroll else tf.shape(xs)[1]
     keep_pre = callable(activation)
     zeros = tf.zeros_like(h0)
+    if per_step:  # both matmuls of a step as one: [x_t, h] [Wx; Wh]
+        W = tf.concat([kernel, recurrent_kernel], axis=0)  # (D + H, H)
 
     def step(t, carry):
         h_prev = carry[0]
         h_in = h_prev if r is None else h_prev * r
         if per_step:
-            a = tf.matmul(xs[:, t], kernel) + tf.matmul(h_in, recurrent_kernel)
+            a = tf.matmul(tf.concat([xs[:, t], h_in], axis=1), W)
             if bias is not None:
                 a = a + bias  # a_t = x_t Wx + h_{t-1} Wh + b
         else:
@@ -247,6 +250,9 @@ def _backward_loop(
     """
     T = hs.shape[1] if unroll else tf.shape(hs)[1]
     zeros = tf.zeros_like(dh_last)
+    D = kernel.shape[0]
+    if per_step:  # both matmuls of a step as one, as in the forward
+        W = tf.concat([kernel, recurrent_kernel], axis=0)  # (D + H, H)
 
     def step(t, carry):
         dh, do, sums = carry  # dL/dh_t from step t+1; masked: dL/do_t too
@@ -264,7 +270,12 @@ def _backward_loop(
                 zeros if zero_output_for_mask else tf.where(m[:, t], zeros, g)
             )
             do = (do_prev,)  # o_t = o_{t-1} when masked
-        dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)  # dt Wh^T
+        if per_step:
+            dxh = tf.matmul(dt, W, transpose_b=True)  # dt [Wx; Wh]^T
+            dx, dh_prev = dxh[:, :D], dxh[:, D:]  # dt Wx^T, dt Wh^T
+        else:
+            dh_prev = tf.matmul(dt, recurrent_kernel, transpose_b=True)
+            # dh_prev = dt Wh^T
         if r is not None:
             dh_prev = dh_prev * r  # through h_{t-1} * r
         if m is not None:
@@ -272,15 +283,15 @@ def _backward_loop(
         if not per_step:
             return (dh_prev, do, sums), (dt,)
         # The rest of the book's `RNN.backward`, summed over the steps:
-        dWx, dWh, db = sums
+        dW, db = sums
         h_in = _previous_state(hs, h0, t)
         if r is not None:
             h_in = h_in * r  # h_{t-1} as it entered Wh
-        dWx = dWx + tf.matmul(x[:, t], dt, transpose_a=True)  # += x_t^T dt
-        dWh = dWh + tf.matmul(h_in, dt, transpose_a=True)  # += h_{t-1}^T dt
-        db = db + tf.reduce_sum(dt, axis=0)  # += sum dt
-        dx = tf.matmul(dt, kernel, transpose_b=True)  # dx_t = dt Wx^T
-        return (dh_prev, do, (dWx, dWh, db)), (dx,)
+        xh = tf.concat([x[:, t], h_in], axis=1)  # [x_t, h_{t-1}]
+        dW = dW + tf.matmul(xh, dt, transpose_a=True)
+        # [dWx; dWh] += [x_t, h_{t-1}]^T dt
+        db = db + tf.reduce_sum(dt, axis=0)  # db += sum dt
+        return (dh_prev, do, (dW, db)), (dx,)
 
     if m is None:  # o_{T-1} = h_{T-1}: one gradient
         dh, do = (dh_last if d_last is None else dh_last + d_last), ()
@@ -289,16 +300,15 @@ def _backward_loop(
         dh = dh_last
     sums, templates = (), [dh_last]
     if per_step:
-        sums = (
-            tf.zeros_like(kernel),
-            tf.zeros_like(recurrent_kernel),
-            tf.zeros_like(recurrent_kernel[0]),
-        )
+        sums = (tf.zeros_like(W), tf.zeros_like(recurrent_kernel[0]))
         templates = [x[:, 0]]
     (dh0, _, sums), (ys,) = _time_loop(
         step, T, (dh, do, sums), templates, unroll, compiled, reverse=True
     )
-    return (ys, dh0, *sums) if per_step else (ys, dh0)
+    if not per_step:
+        return ys, dh0
+    dW, db = sums
+    return ys, dh0, dW[:D], dW[D:], db  # dx, dh0, dWx, dWh, db
 
 
 # Compile the loops with XLA (see `_loop`); `False` runs plain while loops.
