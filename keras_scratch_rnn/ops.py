@@ -14,11 +14,11 @@ The forward of step t (the book's notation, batch N, features D, units H):
     o_t = y_t                            # mask_t false: o_{t-1}, or 0
 
 The loops carry only what feeds the recurrence, `h` forward and `dh`
-backward. The rest is done one of two ways, chosen by the number of units
-H (`PER_STEP_UNITS`):
-- hoisted (small H): `x_t Wx + b` for all t before the loop, and `dWx`,
+backward. The rest is done one of two ways, chosen by the size of a step
+(`PER_STEP_UNITS`, `PER_STEP_BATCH`):
+- hoisted (small H or N): `x_t Wx + b` for all t before the loop, and `dWx`,
   `dWh`, `db`, `dx` after it, as single matmuls over the (N * T) rows;
-- per step (large H): as the book's `RNN.forward` and `RNN.backward`
+- per step (large H and N): as the book's `RNN.forward` and `RNN.backward`
   write it, each step's matmuls and weight-gradient sums inside the loops,
   the two matmuls of a step done as one: `[x_t, h_{t-1}] [Wx; Wh]`.
 Keras's dropout acts as two masks fixed for the whole sequence:
@@ -314,12 +314,15 @@ def _backward_loop(
 # Compile the loops with XLA (see `_loop`); `False` runs plain while loops.
 XLA_LOOPS = True
 
-# From this many units on, each step's matmuls are big enough to run near
-# the machine's peak, and the (N, T, H) temporaries of hoisting them cost
-# more than they save: the input matmuls and the weight gradients are then
-# done step by step, as in the book. Below it they are hoisted out of the
-# loops into single matmuls over the (N * T) rows.
+# From this many units H and batch rows N on (an unknown N counts as
+# large), each step's (N, H) x (H, H) matmuls are big enough to run near the
+# machine's peak, and the (N, T, H) temporaries of hoisting them cost more
+# than they save: the input matmuls and the weight gradients are then done
+# step by step, as in the book. Otherwise they are hoisted out of the loops
+# into single matmuls over the (N * T) rows. Measured by
+# `benchmarks/bench.py`; the two ways give the same results.
 PER_STEP_UNITS = 128
+PER_STEP_BATCH = 128
 
 _COMPILED_LOOPS = {}
 
@@ -352,8 +355,10 @@ def _loop(fn, activation, zero_output_for_mask, unroll, per_step):
     return _COMPILED_LOOPS[key]
 
 
-def _per_step(kernel):
-    return kernel.shape[-1] is not None and kernel.shape[-1] >= PER_STEP_UNITS
+def _per_step(x, kernel):
+    """Whether the matmuls of `x (N, T, D)` and `kernel (D, H)` go per step."""
+    N, H = x.shape[0], kernel.shape[-1]
+    return H >= PER_STEP_UNITS and (N is None or N >= PER_STEP_BATCH)
 
 
 def _forward(
@@ -371,7 +376,7 @@ def _forward(
 ):
     """`rnn_forward`; returns `(hs, outputs, pre, o_last)`."""
     _num_steps(x, unroll)
-    per_step = _per_step(kernel)
+    per_step = _per_step(x, kernel)
     N, T, D = tf.unstack(tf.shape(x))
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
     if per_step:
@@ -419,7 +424,7 @@ def _backward(
     alone (the layer returned the last output only); the other is `None`.
     """
     _num_steps(x, unroll)
-    per_step = _per_step(kernel)
+    per_step = _per_step(x, kernel)
     N, T, D = tf.unstack(tf.shape(x))
     H = tf.shape(kernel)[1]
     r = recurrent_dropout_mask

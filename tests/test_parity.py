@@ -10,6 +10,7 @@ import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_scratch_rnn import ops, parity
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY
@@ -178,15 +179,27 @@ def test_main_job_table():
 
 
 @pytest.mark.parametrize("masking", MASKING)
-def test_units_at_the_per_step_threshold(masking):
-    """Both sides of `ops.PER_STEP_UNITS`, with the real threshold."""
-    for H in (ops.PER_STEP_UNITS - 1, ops.PER_STEP_UNITS):
+def test_both_sides_of_the_per_step_threshold(masking):
+    """Both ways of `ops`, chosen by the real thresholds, match SimpleRNN."""
+    N, H = ops.PER_STEP_BATCH, ops.PER_STEP_UNITS
+    for shape in ({"N": N, "H": H}, {"N": N - 1, "H": H}, {"N": N, "H": H - 1}):
         config, options = _case(
             (True, True, False, True), masking, "tanh", True, False
         )
-        shape = dict(parity.DEFAULT_SHAPE, H=H)
+        shape = dict(parity.DEFAULT_SHAPE, **shape)
         errors = parity.compare(
             config, in_function=True, shape=shape, **options
         )
         worst = max(errors, key=errors.get)
-        assert errors[worst] <= FLOAT32_PARITY, (H, worst, errors)
+        assert errors[worst] <= FLOAT32_PARITY, (shape, worst, errors)
+
+
+def test_per_step_threshold():
+    """Large steps go per step, small ones (or small batches) are hoisted."""
+    kernel = tf.zeros((4, ops.PER_STEP_UNITS))
+    for N, expected in ((None, True), (ops.PER_STEP_BATCH, True), (3, False)):
+        x = tf.TensorSpec((N, 5, 4))
+        assert ops._per_step(x, kernel) == expected, N
+    assert not ops._per_step(
+        tf.zeros((ops.PER_STEP_BATCH, 5, 4)), kernel[:, 1:]
+    )
