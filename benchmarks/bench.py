@@ -243,7 +243,7 @@ def main(argv=None):
             "last_speedup": last["simple"] / last["scratch"],
             "roofline": flops / train["scratch"] / 1e9 / peak,
         }
-        fit = None if args.no_fit else time_fit(N, T, H, max(3, reps // 3))
+        fit = None if args.no_fit else time_fit(N, T, H, max(3, reps // 2))
         row["fit"] = fit
         memory = None
         if not args.no_memory:
