@@ -159,7 +159,10 @@ def _time_loop(step, T, carry, templates, unroll, compiled, reverse=False):
 
     def body(i, carry, buffers):
         t = T - 1 - i if reverse else i
-        carry, outs = step(t, carry)
+        new_carry, outs = step(t, carry)
+        for new, old in zip(tf.nest.flatten(new_carry), tf.nest.flatten(carry)):
+            new.set_shape(old.shape)  # lost where traced weights had none
+        carry = new_carry
         buffers = tuple(write(b, t, y) for b, y in zip(buffers, outs))
         return i + 1, carry, buffers
 
@@ -250,7 +253,7 @@ def _backward_loop(
     """
     T = hs.shape[1] if unroll else tf.shape(hs)[1]
     zeros = tf.zeros_like(dh_last)
-    D = kernel.shape[0]
+    D = tf.shape(kernel)[0]  # static only at run time: the loop is shared
     if per_step:  # both matmuls of a step as one, as in the forward
         W = tf.concat([kernel, recurrent_kernel], axis=0)  # (D + H, H)
 

@@ -314,6 +314,32 @@ def test_scratch_rnn_gradients_match_autodiff(config, mode):
         assert_close(g, w, FLOAT64_PARITY, f"d{name}")
 
 
+def test_one_compiled_loop_serves_many_shapes():
+    """The compiled loops are shared by all layers and relax their traced
+    shapes after a few (`reduce_retracing`): sizes must come from the
+    tensors, not from the traced static shapes."""
+    for seed, (n, t, d, h) in enumerate(
+        [(3, 5, 4, 6), (2, 4, 3, 7), (4, 3, 6, 2)]
+    ):
+        rng = np.random.default_rng(seed)
+        shapes = dict(
+            x=(n, t, d),
+            h0=(n, h),
+            kernel=(d, h),
+            recurrent_kernel=(h, h),
+            bias=(h,),
+            G=(n, t, h),
+            G2=(n, h),
+        )
+        args = [tf.constant(rng.normal(scale=0.5, size=shapes[k]))
+                for k in (*INPUT_NAMES, "G", "G2")]  # fmt: skip
+        got = loss_and_grads(scratch_rnn, *args)
+        want = loss_and_grads(loop_rnn, *args)
+        assert_close(got[0], want[0], FLOAT64_PARITY, f"outputs {seed}")
+        for name, g, w in zip(INPUT_NAMES, got[2], want[2]):
+            assert_close(g, w, FLOAT64_PARITY, f"d{name} {seed}")
+
+
 def _outputs_only_grads(x, h0, kernel, recurrent_kernel, mask):
     params = [x, h0, kernel, recurrent_kernel]
     with tf.GradientTape() as tape:
