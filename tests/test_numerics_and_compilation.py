@@ -27,6 +27,9 @@ from keras_scratch_rnn.tolerances import (
     scaled_error,
 )
 
+# Every test runs with both loop strategies of `ops` (see conftest.py).
+pytestmark = pytest.mark.usefixtures("loop_strategy")
+
 SEED = 0
 N, T, D, H = 4, 6, 3, 5
 
