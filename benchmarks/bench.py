@@ -34,6 +34,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+# Time the package of this checkout, not an older installed copy.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from keras_scratch_rnn import ScratchRNN
 
 D = 32

@@ -40,6 +40,10 @@ def measure(layer_name, T, N, D, H, activation):
     import keras
     import tensorflow as tf
 
+    # Measure the package of this checkout, not an older installed copy.
+    sys.path.insert(
+        0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    )
     from keras_scratch_rnn import ScratchRNN
     from keras_scratch_rnn.parity import default_inputs, default_weights
 
