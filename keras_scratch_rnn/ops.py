@@ -380,11 +380,11 @@ def _forward(
     """`rnn_forward`; returns `(hs, outputs, pre, o_last)`."""
     _num_steps(x, unroll)
     per_step = _per_step(x, kernel)
-    N, T, D = tf.unstack(tf.shape(x))
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D)
     if per_step:
         xs = x  # x_t Wx + b is computed inside the loop
     else:
+        N, T, D = tf.unstack(tf.shape(x))
         xw = tf.matmul(tf.reshape(x, (-1, D)), kernel)  # (N * T, H): x_t Wx
         if bias is not None:
             xw = xw + bias  # x_t Wx + b
@@ -428,8 +428,6 @@ def _backward(
     """
     _num_steps(x, unroll)
     per_step = _per_step(x, kernel)
-    N, T, D = tf.unstack(tf.shape(x))
-    H = tf.shape(kernel)[1]
     r = recurrent_dropout_mask
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
     loop = _loop(
@@ -443,6 +441,8 @@ def _backward(
         dx, dh0, dkernel, drecurrent_kernel, dbias = results
     else:
         dts, dh0 = results  # (N, T, H), the book's dt of every step
+        N, T, D = tf.unstack(tf.shape(x))
+        H = tf.shape(kernel)[1]
         # The sums over t of the book's per-step weight gradients, hoisted:
         dts_2d = tf.reshape(dts, (-1, H))  # (N * T, H), row n * T + t
         x_2d = tf.reshape(x, (-1, D))
