@@ -191,7 +191,8 @@ def _forward_loop(
     """The recurrence: `xs[:, t]` is `x_t` if `per_step`, else `x_t Wx + b`.
 
     Returns `(hs, outputs, pre, o_last)`: `hs`, `outputs` and `pre` are
-    `(N, T, H)`; `outputs` is `hs` without a mask, `pre` is `None` unless the
+    `(N, T, H)`; `outputs` is `None` without a mask (they are `hs`: returning
+    one buffer twice would make XLA copy it), `pre` is `None` unless the
     activation is a callable; `o_last` is the last output `(N, H)`.
     """
     T = xs.shape[1] if unroll else tf.shape(xs)[1]
@@ -221,7 +222,7 @@ def _forward_loop(
     templates = [h0] * (len(carry) + keep_pre)
     last, ys = _time_loop(step, T, carry, templates, unroll, compiled)
     hs, o_last = ys[0], last[-1]
-    outputs = ys[1] if m is not None else hs
+    outputs = ys[1] if m is not None else None
     pre = ys[-1] if keep_pre else None
     return hs, outputs, pre, o_last
 
@@ -396,6 +397,8 @@ def _forward(
         xs, h0, kernel, recurrent_kernel, bias, _column_mask(mask),
         recurrent_dropout_mask,
     )  # fmt: skip
+    if outputs is None:  # no mask: o_t = h_t
+        outputs = hs
     shape = x.shape[:2] + kernel.shape[1:]
     for t in (hs, outputs, pre):  # the compiled loop forgets static shapes
         if t is not None:
