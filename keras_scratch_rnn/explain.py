@@ -908,7 +908,7 @@ TOPICS = {
             forward_refs=(
                 CodeRef(
                     _OPS,
-                    "scratch_rnn",
+                    "_scratch_rnn",
                     "out = outputs if return_sequences else o_last",
                 ),
             ),
@@ -1059,7 +1059,7 @@ TOPICS = {
                 CodeRef(
                     _LAYER,
                     "ScratchRNN._initial_state",
-                    "return tf.cast(self.states[0], x.dtype)",
+                    "return _after(stored, tf.cast(self.states[0], x.dtype))",
                 ),
                 CodeRef(
                     _REF,

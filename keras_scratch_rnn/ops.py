@@ -36,6 +36,8 @@ Speed: the two loops (`_forward_loop`, `_backward_loop`) are compiled by XLA
 microseconds of TensorFlow overhead into a few and writes each step in
 place; the hoisted matmuls stay TensorFlow ops. Everything is batch-major
 (N, T, H), as Keras gives and wants it, so no sequence is ever transposed.
+Inside a `tf.function`, `scratch_rnn` cuts the batch into `BATCH_PARTS`
+parts, independent recurrences that run side by side (see `BATCH_PARTS`).
 `rnn_forward` and `rnn_backward` are for reading, testing and calling by
 hand; to differentiate, use `scratch_rnn` (TensorFlow cannot autodiff
 through the compiled loops).
@@ -564,6 +566,36 @@ def rnn_backward(
     )  # fmt: skip
 
 
+# The N rows of a batch are N independent recurrences. Cut into
+# BATCH_PARTS parts, each its own op, they run at the same time on
+# TensorFlow's inter-op threads (one core each on 2 cores) inside a
+# `tf.function`: each loop then does its small per-step work without waiting
+# for the other core at every step. Parts have at least MIN_PART_ROWS rows.
+BATCH_PARTS = 2
+MIN_PART_ROWS = 8
+
+
+def _batch_parts(x):
+    """The row counts of the parts of `x`'s batch, or `None` for one part."""
+    if BATCH_PARTS < 2 or tf.executing_eagerly():  # eager ops run in turn
+        return None
+    N = x.shape[0]
+    if N is not None and N < BATCH_PARTS * MIN_PART_ROWS:
+        return None
+    n = tf.shape(x)[0] if N is None else N
+    sizes = [n // BATCH_PARTS] * (BATCH_PARTS - 1)
+    return sizes + [n - sum(sizes)]
+
+
+def _split_rows(t, sizes):
+    """`t` cut along its first axis into parts of `sizes` rows (or Nones)."""
+    if t is None:
+        return [None] * len(sizes)
+    if all(isinstance(n, int) for n in sizes):
+        return tf.split(t, sizes, axis=0)
+    return tf.split(t, tf.stack(sizes), axis=0)
+
+
 def scratch_rnn(
     x,
     h0,
@@ -584,6 +616,10 @@ def scratch_rnn(
     `tf.convert_to_tensor(layer.kernel)`); their gradients then flow back
     through that read like any input gradient. The masks are constants.
 
+    Inside a `tf.function`, a batch of at least `BATCH_PARTS *
+    MIN_PART_ROWS` rows (or of unknown size) becomes `BATCH_PARTS` such ops,
+    one per part of its rows, that TensorFlow runs at the same time.
+
     Args: as `rnn_forward`, plus
         return_sequences: If `False`, return the last output `(N, H)` only;
             the backward then never builds a `(N, T, H)` output gradient.
@@ -593,8 +629,27 @@ def scratch_rnn(
         `(N, H)`.
     """
     _check_activation(activation)
-    masks = (mask, input_dropout_mask, recurrent_dropout_mask)
-    static = (activation, zero_output_for_mask, unroll)
+    rows = (x, h0, mask, input_dropout_mask, recurrent_dropout_mask)
+    weights = (kernel, recurrent_kernel, bias)
+    static = (activation, zero_output_for_mask, unroll, return_sequences)
+    sizes = _batch_parts(x)
+    if sizes is None:
+        return _scratch_rnn(rows, weights, static)
+    # Each part of the batch is an op of its own; TensorFlow runs them side
+    # by side and adds up their weight gradients.
+    parts = [
+        _scratch_rnn(part, weights, static)
+        for part in zip(*(_split_rows(t, sizes) for t in rows))
+    ]
+    outputs, h_last = (tf.concat(y, axis=0) for y in zip(*parts))
+    return outputs, h_last
+
+
+def _scratch_rnn(rows, weights, static):
+    """`scratch_rnn` on the rows of one part of the batch: one op."""
+    x, h0, *masks = rows
+    kernel, recurrent_kernel, bias = weights
+    *static, return_sequences = static
 
     @tf.custom_gradient
     def op(*inputs):

@@ -14,6 +14,16 @@ from keras_scratch_rnn.scratch_rnn_cell import (
 )
 
 
+def _after(check, t):
+    """`t`, computed only once the run-time `check` passed (`None`: no check
+    left, as eager checks run at once). Without this, a graph may run an op
+    that fails on the bad input before the check that explains it."""
+    if check is None:
+        return t
+    with tf.control_dependencies([check]):
+        return tf.identity(t)
+
+
 @keras.saving.register_keras_serializable(package="keras_scratch_rnn")
 class ScratchRNN(keras.layers.RNN):
     """Fully-connected RNN whose backward pass is written by hand.
@@ -217,11 +227,14 @@ class ScratchRNN(keras.layers.RNN):
         )
         if sequences.shape[1] == 0:
             raise ValueError(no_steps.format(tuple(sequences.shape)))
-        if sequences.shape[1] is None:
-            tf.debugging.assert_positive(
-                tf.shape(sequences)[1], message=no_steps.format("(N, 0, D)")
-            )
         x = tf.cast(sequences, self.compute_dtype)  # (N, T, D)
+        if sequences.shape[1] is None:
+            x = _after(
+                tf.debugging.assert_positive(
+                    tf.shape(x)[1], message=no_steps.format("(N, 0, D)")
+                ),
+                x,
+            )
         h0 = self._initial_state(x, initial_state)  # (N, H)
         input_dropout_mask, recurrent_dropout_mask = self._dropout_masks(
             x, training
@@ -262,11 +275,10 @@ class ScratchRNN(keras.layers.RNN):
                     f"holding one, got a list of {len(initial_state)}."
                 )
             initial_state = initial_state[0]
-        if self.stateful:
-            self._check_batch_size(x)
+        stored = self._check_batch_size(x) if self.stateful else None
         if initial_state is None:
             if self.stateful:
-                return tf.cast(self.states[0], x.dtype)
+                return _after(stored, tf.cast(self.states[0], x.dtype))
             return tf.zeros((tf.shape(x)[0], self.cell.units), x.dtype)
         h0 = tf.cast(initial_state, x.dtype)
         expected = f"expected shape ({x.shape[0]}, {self.cell.units})"
@@ -283,24 +295,28 @@ class ScratchRNN(keras.layers.RNN):
                 f"{expected} (batch of the sequences, units), got "
                 f"{tuple(h0.shape)}."
             )
+        h0 = _after(stored, h0)
         if None in (h0.shape[0], x.shape[0]):
-            tf.debugging.assert_equal(
+            check = tf.debugging.assert_equal(
                 tf.shape(h0)[0],
                 tf.shape(x)[0],
                 message="`initial_state` must have one row per sequence",
             )
+            h0 = _after(check, h0)
         return h0
 
     def _check_batch_size(self, x):
+        """Raises now, or returns the run-time check when N is unknown."""
         expected = self.states[0].shape[0]
         if x.shape[0] is not None and x.shape[0] != expected:
             raise ValueError(self._batch_size_message(expected, x.shape[0]))
         if x.shape[0] is None:
-            tf.debugging.assert_equal(
+            return tf.debugging.assert_equal(
                 tf.shape(x)[0],
                 expected,
                 message=self._batch_size_message(expected, "another size"),
             )
+        return None
 
     @staticmethod
     def _batch_size_message(expected, got):

@@ -340,6 +340,42 @@ def test_one_compiled_loop_serves_many_shapes():
             assert_close(g, w, FLOAT64_PARITY, f"d{name} {seed}")
 
 
+@pytest.mark.parametrize("rows", [1, 2, 3])
+def test_unknown_batch_size(rows):
+    """Traced with an unknown N, the batch is cut into parts at run time; at
+    N = 1 a part has no rows. Mask and dropout masks are cut with it."""
+    a = make_inputs()
+    t = tensors(a)
+    options = make_options(mask=True, dropout=True)
+    batch = {k: t[k][:rows] for k in ("x", "h0", "G", "G2")}
+    batch.update({k: v[:rows] for k, v in options.items()})
+    weights = [t[k] for k in ("kernel", "recurrent_kernel", "bias")]
+
+    def fn(x, h0, G, G2, mask, input_dropout_mask, recurrent_dropout_mask):
+        return loss_and_grads(
+            scratch_rnn, x, h0, *weights, G, G2, mask=mask,
+            input_dropout_mask=input_dropout_mask,
+            recurrent_dropout_mask=recurrent_dropout_mask,
+        )  # fmt: skip
+
+    names = ("x", "h0", "G", "G2", *options)
+    signature = [
+        tf.TensorSpec((None,) + batch[k].shape[1:], batch[k].dtype)
+        for k in names
+    ]
+    traced = tf.function(fn, input_signature=signature, autograph=False)
+    got = traced(*(batch[k] for k in names))
+    want = loss_and_grads(
+        loop_rnn, batch["x"], batch["h0"], *weights, batch["G"], batch["G2"],
+        **{k: batch[k] for k in options},
+    )  # fmt: skip
+    assert got[0].shape == (rows, T, H)
+    assert_close(got[0], want[0], FLOAT64_PARITY, "outputs")
+    assert_close(got[1], want[1], FLOAT64_PARITY, "h_last")
+    for name, g, w in zip(INPUT_NAMES, got[2], want[2]):
+        assert_close(g, w, FLOAT64_PARITY, f"d{name}")
+
+
 def _outputs_only_grads(x, h0, kernel, recurrent_kernel, mask):
     params = [x, h0, kernel, recurrent_kernel]
     with tf.GradientTape() as tape:

@@ -13,7 +13,11 @@ import pytest
 import tensorflow as tf
 
 from keras_scratch_rnn import ops, parity
-from keras_scratch_rnn.tolerances import FLOAT32_PARITY
+from keras_scratch_rnn.tolerances import (
+    FLOAT32_PARITY,
+    FLOAT64_PARITY,
+    scaled_error,
+)
 
 MASKING = ("none", "mask", "mask+zero_output")
 FLAGS = ("return_sequences", "return_state", "go_backwards", "use_bias")
@@ -179,8 +183,10 @@ def test_main_job_table():
 
 
 @pytest.mark.parametrize("masking", MASKING)
-def test_both_sides_of_the_per_step_threshold(masking):
-    """Both ways of `ops`, chosen by the real thresholds, match SimpleRNN."""
+def test_both_sides_of_the_per_step_threshold(masking, monkeypatch):
+    """Both ways of `ops`, chosen by the real thresholds, match SimpleRNN.
+    The thresholds apply to a part of the batch: here the batch is one."""
+    monkeypatch.setattr(ops, "BATCH_PARTS", 1)
     N, H = ops.PER_STEP_BATCH, ops.PER_STEP_UNITS
     for shape in ({"N": N, "H": H}, {"N": N - 1, "H": H}, {"N": N, "H": H - 1}):
         config, options = _case(
@@ -203,3 +209,61 @@ def test_per_step_threshold():
     assert not ops._per_step(
         tf.zeros((ops.PER_STEP_BATCH, 5, 4)), kernel[:, 1:]
     )
+
+
+def test_batch_parts_rule(monkeypatch):
+    """Inside a `tf.function` a batch of 2 * MIN_PART_ROWS rows or more (or
+    of unknown size) is cut into BATCH_PARTS near-equal parts; eagerly, or
+    with fewer rows, it stays whole."""
+    parts, least = ops.BATCH_PARTS, ops.MIN_PART_ROWS
+    assert parts == 2
+    assert ops._batch_parts(tf.zeros((64, 3, 2))) is None  # eager
+
+    def traced_parts(N):
+        seen = []
+        spec = tf.TensorSpec((N, 3, 2))
+        fn = tf.function(lambda x: seen.append(ops._batch_parts(x)))
+        fn.get_concrete_function(spec)
+        return seen[0]
+
+    assert traced_parts(parts * least - 1) is None
+    assert traced_parts(parts * least) == [least, least]
+    assert traced_parts(2 * least + 1) == [least, least + 1]
+    unknown = traced_parts(None)
+    assert len(unknown) == parts and all(tf.is_tensor(n) for n in unknown)
+    monkeypatch.setattr(ops, "BATCH_PARTS", 1)
+    assert traced_parts(None) is None
+
+
+def test_batch_in_parts_runs_one_op_per_part(monkeypatch):
+    """A traced call builds one custom-gradient op per part, and the parts
+    together give the outputs and gradients of the whole batch."""
+    calls = []
+    one_part = ops._scratch_rnn
+
+    def counted(rows, *args):
+        calls.append(rows[0].shape[0])  # x
+        return one_part(rows, *args)
+
+    monkeypatch.setattr(ops, "_scratch_rnn", counted)
+    rng = np.random.default_rng(0)
+    N, T, D, H = 2 * ops.MIN_PART_ROWS + 1, 4, 3, 5
+    x, h0, kernel, recurrent_kernel, bias = (
+        tf.constant(rng.normal(size=shape))
+        for shape in ((N, T, D), (N, H), (D, H), (H, H), (H,))
+    )
+
+    def loss_and_grads():
+        params = [x, h0, kernel, recurrent_kernel, bias]
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            outputs, h_last = ops.scratch_rnn(*params)
+            loss = tf.reduce_sum(outputs**2) + tf.reduce_sum(h_last)
+        return [outputs, h_last] + tape.gradient(loss, params)
+
+    in_parts = tf.function(loss_and_grads)()
+    assert calls == [N // 2, N - N // 2]
+    whole = loss_and_grads()  # eager: one part
+    assert calls[2:] == [N]
+    for got, want in zip(in_parts, whole):
+        assert scaled_error(got, want) <= FLOAT64_PARITY
