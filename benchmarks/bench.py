@@ -77,11 +77,22 @@ def make_pair(N, T, H, seed=0, return_sequences=True):
     return pair, x
 
 
-def interleaved_medians(functions, reps):
-    """Median seconds of each zero-argument function, timed alternately."""
+# Short steps are timed in more rounds, for about MIN_SECONDS per measure
+# (at most MAX_REPS rounds): their medians are the noisiest.
+MIN_SECONDS = 1.0
+MAX_REPS = 41
+
+
+def interleaved_medians(functions, reps, min_seconds=0.0):
+    """Median seconds of each zero-argument function, timed alternately:
+    `reps` rounds, or more if they take less than `min_seconds`."""
     for f in functions.values():  # warm-up: tracing, compilation
         f()
+    start = time.perf_counter()
+    for f in functions.values():
         f()
+    one_round = time.perf_counter() - start
+    reps = max(reps, min(MAX_REPS, int(min_seconds / one_round)))
     times = {name: [] for name in functions}
     for _ in range(reps):
         for name, f in functions.items():
@@ -95,17 +106,23 @@ def _run(fn, x):
     return lambda: tf.nest.map_structure(lambda t: t.numpy(), fn(x))
 
 
-def time_steps(N, T, H, reps):
+def time_steps(N, T, H, reps, min_seconds):
     pair, x = make_pair(N, T, H)
     train = interleaved_medians(
-        {k: _run(training_step(v, x), x) for k, v in pair.items()}, reps
+        {k: _run(training_step(v, x), x) for k, v in pair.items()},
+        reps,
+        min_seconds,
     )
     forward = interleaved_medians(
-        {k: _run(forward_pass(v, x), x) for k, v in pair.items()}, reps
+        {k: _run(forward_pass(v, x), x) for k, v in pair.items()},
+        reps,
+        min_seconds,
     )
     pair, x = make_pair(N, T, H, return_sequences=False)
     last = interleaved_medians(
-        {k: _run(training_step(v, x), x) for k, v in pair.items()}, reps
+        {k: _run(training_step(v, x), x) for k, v in pair.items()},
+        reps,
+        min_seconds,
     )
     return train, forward, last
 
@@ -216,8 +233,9 @@ def main(argv=None):
     peak = matmul_peak_gflops(256 if args.quick else 2048)
     print(
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"{os.cpu_count()} CPU cores; D={D}; medians of {reps} interleaved "
-        f"runs; matmul peak here {peak:.0f} GFLOP/s.\n"
+        f"{os.cpu_count()} CPU cores; D={D}; medians of {reps} or more "
+        f"interleaved runs (up to {MAX_REPS} for short steps); matmul peak "
+        f"here {peak:.0f} GFLOP/s.\n"
         "speed-up = SimpleRNN time / ScratchRNN time (> 1: ScratchRNN "
         "faster); roofline = share of that matmul peak.\n"
     )
@@ -231,7 +249,9 @@ def main(argv=None):
     print("-" * len(header))
     rows = []
     for N, T, H in grid:
-        train, forward, last = time_steps(N, T, H, reps)
+        train, forward, last = time_steps(
+            N, T, H, reps, 0.0 if args.quick else MIN_SECONDS
+        )
         flops = 6 * N * T * (D + H) * H
         row = {
             "N": N,
