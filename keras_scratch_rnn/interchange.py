@@ -20,17 +20,19 @@ import tempfile
 import h5py
 import keras
 
+# `keras.models.clone_model` takes Sequential and functional models only;
+# there is no public name for the latter.
+from keras.src.models.functional import Functional
+
 from keras_scratch_rnn.scratch_rnn import ScratchRNN
+from keras_scratch_rnn.scratch_rnn_cell import invalid
 
 _ENTRY = {ScratchRNN: "scratch_rnn", keras.layers.SimpleRNN: "simple_rnn"}
 
 
 def _target_classes(to):
-    if to not in ("scratch", "simple"):
-        raise ValueError(
-            "Received an invalid value for argument `to`, expected "
-            f"'scratch' or 'simple', got {to!r}."
-        )
+    if not isinstance(to, str) or to not in ("scratch", "simple"):
+        raise invalid("to", "'scratch' or 'simple'", repr(to))
     if to == "scratch":
         return keras.layers.SimpleRNN, ScratchRNN
     return ScratchRNN, keras.layers.SimpleRNN
@@ -39,10 +41,13 @@ def _target_classes(to):
 def convert_model(model, to="scratch"):
     """A copy of `model` with every SimpleRNN swapped for ScratchRNN.
 
-    Layers inside `keras.layers.Bidirectional` are swapped too.
+    Layers inside `keras.layers.Bidirectional` and inside nested models are
+    swapped too.
 
     Args:
-        model: A Sequential or functional Keras model.
+        model: A Sequential or functional Keras model (a subclassed model
+            cannot be cloned: convert its layers with
+            `ScratchRNN.from_simple_rnn`).
         to: `"scratch"` (SimpleRNN -> ScratchRNN) or `"simple"` (back).
 
     Returns:
@@ -55,6 +60,14 @@ def convert_model(model, to="scratch"):
     ```
     """
     source, _ = _target_classes(to)
+    if not isinstance(model, (keras.Sequential, Functional)):
+        raise invalid(
+            "model",
+            "a Sequential or functional keras.Model (a subclassed model "
+            "cannot be cloned: convert its layers one by one with "
+            "ScratchRNN.from_simple_rnn or to_simple_rnn)",
+            type(model).__name__,
+        )
 
     def swap(layer):
         if to == "scratch":
@@ -76,7 +89,9 @@ def convert_model(model, to="scratch"):
             )
         return layer.__class__.from_config(layer.get_config())
 
-    converted = keras.models.clone_model(model, clone_function=clone)
+    converted = keras.models.clone_model(
+        model, clone_function=clone, recursive=True
+    )
     converted.set_weights(model.get_weights())
     return converted
 
@@ -88,22 +103,112 @@ def load_weights(model, filepath, **kwargs):
     SimpleRNN loads into the model built with ScratchRNN, and the other way
     round. Models that use both classes at once are not supported.
 
+    The file is checked first (it exists, is a weights file, holds weights
+    for the model's RNN layers); if Keras still fails to load it, the
+    model's weights are put back as they were (Keras loads the layers it
+    can before it raises).
+
     Args:
         model: The Keras model to load into.
         filepath: A `.weights.h5` file from `model.save_weights`.
         **kwargs: Passed on to `model.load_weights` (e.g. `skip_mismatch`).
+
+    Raises:
+        ValueError: if `model` is not a model, or `filepath` is not a
+            `.weights.h5` file holding the weights of this model's layers.
+        FileNotFoundError: if there is no file at `filepath`.
     """
+    if not isinstance(model, keras.Model):
+        raise invalid("model", "a keras.Model", type(model).__name__)
+    path = _weights_file(filepath)
     classes = _rnn_classes(model)
     if len(classes) != 1:
-        model.load_weights(filepath, **kwargs)
+        _load_or_restore(model, path, **kwargs)
         return
     (own,) = classes
     other = (set(_ENTRY) - {own}).pop()
+    if not _entries(path, (_ENTRY[own], _ENTRY[other])):
+        raise invalid(
+            "filepath",
+            f"a weights file holding the weights of the model's "
+            f"{own.__name__} layers (saved from the same architecture "
+            f"built with {own.__name__} or {other.__name__})",
+            f"{path!r}, which holds no {own.__name__} or {other.__name__} "
+            "weights",
+        )
     with tempfile.TemporaryDirectory() as folder:
         renamed = os.path.join(folder, "renamed.weights.h5")
-        shutil.copyfile(filepath, renamed)
+        shutil.copyfile(path, renamed)
         _rename_entries(renamed, _ENTRY[other], _ENTRY[own])
-        model.load_weights(renamed, **kwargs)
+        _load_or_restore(model, renamed, **kwargs)
+
+
+def _weights_file(filepath):
+    """`filepath` as a str, checked to be an existing `.weights.h5` file."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        raise invalid(
+            "filepath", "a path to a .weights.h5 file", repr(filepath)
+        )
+    path = os.fspath(filepath)
+    if not path.endswith(".weights.h5"):
+        raise invalid(
+            "filepath",
+            "a .weights.h5 file, as written by `model.save_weights` (a "
+            ".keras file holds a whole model: load it with "
+            "`keras.saving.load_model`, then use `convert_model`)",
+            repr(path),
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            "Received an invalid value for argument `filepath`, expected "
+            f"an existing .weights.h5 file, got {path!r}: no such file."
+        )
+    if not h5py.is_hdf5(path):
+        raise invalid(
+            "filepath",
+            "a .weights.h5 file, as written by `model.save_weights`",
+            f"{path!r}, which is not an HDF5 file",
+        )
+    return path
+
+
+def _entry_pattern(names):
+    return re.compile(rf"^({'|'.join(names)})(_\d+)?$")
+
+
+def _entries(path, names):
+    """The groups of the h5 file at `path` named `name` or `name_K`, for
+    each of `names`."""
+    pattern = _entry_pattern(names)
+    found = []
+    with h5py.File(path, "r") as f:
+        f.visit(
+            lambda name: (
+                found.append(name)
+                if pattern.match(name.rsplit("/", 1)[-1])
+                else None
+            )
+        )
+    return found
+
+
+def _load_or_restore(model, path, **kwargs):
+    """`model.load_weights(path)`, or no change at all if it raises."""
+    variables = list(model.weights)
+    if getattr(model, "optimizer", None) is not None:
+        variables += list(model.optimizer.variables)
+    saved = [v.numpy() for v in variables]
+    try:
+        model.load_weights(path, **kwargs)
+    except Exception as error:
+        for variable, value in zip(variables, saved):
+            variable.assign(value)
+        if isinstance(error, ValueError):
+            raise ValueError(
+                "Received an invalid value for argument `filepath`: its "
+                f"weights do not fit the model, which is unchanged. {error}"
+            ) from error
+        raise
 
 
 def _rnn_classes(model):
@@ -118,17 +223,10 @@ def _rnn_classes(model):
 
 def _rename_entries(path, old, new):
     """Renames every group `old` or `old_K` of an h5 file to `new(_K)`."""
-    pattern = re.compile(rf"^{old}(_\d+)?$")
+    pattern = _entry_pattern((old,))
+    groups = _entries(path, (old,))
     with h5py.File(path, "r+") as f:
-        groups = []
-        f.visit(
-            lambda name: (
-                groups.append(name)
-                if pattern.match(name.rsplit("/", 1)[-1])
-                else None
-            )
-        )
         for name in sorted(groups, key=lambda n: -n.count("/")):
             parent, _, leaf = name.rpartition("/")
-            suffix = pattern.match(leaf).group(1) or ""
+            suffix = pattern.match(leaf).group(2) or ""
             f.move(name, f"{parent}/{new}{suffix}" if parent else new + suffix)

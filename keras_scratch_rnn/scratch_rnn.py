@@ -8,8 +8,14 @@ from keras import activations, constraints, initializers, regularizers
 from keras_scratch_rnn.ops import scratch_rnn
 from keras_scratch_rnn.scratch_rnn_cell import (
     ScratchRNNCell,
+    as_tensor,
     check_backend,
+    check_flag,
+    check_numeric,
+    check_training,
     check_units,
+    get_option,
+    invalid,
     weights_as_tensors,
 )
 
@@ -43,7 +49,12 @@ class ScratchRNN(keras.layers.RNN):
     Differences from SimpleRNN, all fixes: `get_config()` keeps `seed`;
     `reset_state(states)` sets the state; a stateful call with a batch size
     other than the state's raises instead of broadcasting; NaN in masked
-    padding does not reach the outputs or the weight gradients.
+    padding does not reach the outputs or the weight gradients. Every
+    argument is checked before TensorFlow sees it and before any state
+    changes: a bad value (a dropout rate outside [0, 1], a non-boolean flag,
+    a mask that is not `(batch, timesteps)`, string inputs...) raises a
+    `ValueError` naming the argument, where SimpleRNN clips, guesses or
+    fails inside a TensorFlow op.
 
     Args:
         units: Positive integer, dimensionality of the output space (`H`).
@@ -74,10 +85,17 @@ class ScratchRNN(keras.layers.RNN):
             Default: `None`.
         dropout: Float between 0 and 1. Fraction of the units to drop for the
             linear transformation of the inputs. One mask per call, reused at
-            every step, only in training. Default: 0.
+            every step, only in training. Default: 0. A rate outside [0, 1]
+            raises a `ValueError`, where SimpleRNN silently clips it: a
+            clipped `dropout=2` drops every input and the training output is
+            all zeros, a mistake better caught at once; configs saved by
+            SimpleRNN hold clipped rates, so they still load. A rate of
+            exactly 1 is accepted and acts as in SimpleRNN: in training the
+            inputs are all dropped.
         recurrent_dropout: Float between 0 and 1. Fraction of the units to
             drop for the linear transformation of the recurrent state. One
-            mask per call, reused at every step. Default: 0.
+            mask per call, reused at every step. Default: 0. Outside [0, 1],
+            a `ValueError`, as for `dropout`.
         return_sequences: Boolean. Whether to return the last output in the
             output sequence, or the full sequence. Default: `False`.
         return_state: Boolean. Whether to return the last state in addition
@@ -92,12 +110,14 @@ class ScratchRNN(keras.layers.RNN):
         unroll: Boolean (default: `False`). If `True`, the network will be
             unrolled (needs a static number of timesteps), else a symbolic
             loop will be used.
-        seed: Random seed for dropout. Saved in the config.
+        seed: Random seed for dropout: `None` or a 64-bit integer. Saved in
+            the config.
         zero_output_for_mask: Boolean (default: `False`). Whether masked
             timesteps output zeros instead of the previous output.
 
     Call arguments:
-        sequences: A 3D tensor, with shape `[batch, timesteps, feature]`.
+        sequences: A 3D tensor, with shape `[batch, timesteps, feature]`,
+            of floats, integers or booleans (cast to the layer's dtype).
         initial_state: A tensor `(batch, units)` or a list holding one: the
             state before the first step. Default: zeros, or the stored state
             when `stateful`.
@@ -105,7 +125,9 @@ class ScratchRNN(keras.layers.RNN):
             a given timestep should be masked. An individual `True` entry
             indicates that the corresponding timestep should be utilized,
             while a `False` entry indicates that the corresponding timestep
-            should be ignored: the state is carried over it.
+            should be ignored: the state is carried over it. Booleans, or
+            numbers 0/1; its shape must be `sequences.shape[:2]` (or that
+            with a last axis of 1, as SimpleRNN allows).
         training: Python boolean indicating whether the layer should behave
             in training mode or in inference mode. Only relevant if
             `dropout` or `recurrent_dropout` is used.
@@ -162,6 +184,20 @@ class ScratchRNN(keras.layers.RNN):
     ):
         check_backend()
         check_units(units)
+        return_sequences = check_flag(return_sequences, "return_sequences")
+        return_state = check_flag(return_state, "return_state")
+        go_backwards = check_flag(go_backwards, "go_backwards")
+        stateful = check_flag(stateful, "stateful")
+        unroll = check_flag(unroll, "unroll")
+        zero_output_for_mask = check_flag(
+            zero_output_for_mask, "zero_output_for_mask"
+        )
+        activity_regularizer = get_option(
+            regularizers.get,
+            activity_regularizer,
+            "activity_regularizer",
+            "a regularizer name, instance, callable or None",
+        )
         cell = ScratchRNNCell(
             units,
             activation=activation,
@@ -209,6 +245,10 @@ class ScratchRNN(keras.layers.RNN):
         self.input_spec = [keras.layers.InputSpec(ndim=3, axes=axes)]
 
     def call(self, sequences, initial_state=None, mask=None, training=None):
+        check_training(training)
+        sequences = check_numeric(
+            as_tensor(sequences, "sequences"), "sequences"
+        )
         if self.unroll and sequences.shape[1] is None:
             raise ValueError(
                 "Cannot unroll a RNN if the "
@@ -235,12 +275,12 @@ class ScratchRNN(keras.layers.RNN):
                 ),
                 x,
             )
+        if mask is not None:
+            mask = tf.cast(self._checked_mask(mask, x), tf.bool)  # (N, T)
         h0 = self._initial_state(x, initial_state)  # (N, H)
         input_dropout_mask, recurrent_dropout_mask = self._dropout_masks(
             x, training
         )
-        if mask is not None:
-            mask = tf.cast(mask, tf.bool)  # (N, T)
         if self.go_backwards:
             x = tf.reverse(x, axis=[1])
             mask = None if mask is None else tf.reverse(mask, axis=[1])
@@ -280,7 +320,8 @@ class ScratchRNN(keras.layers.RNN):
             if self.stateful:
                 return _after(stored, tf.cast(self.states[0], x.dtype))
             return tf.zeros((tf.shape(x)[0], self.cell.units), x.dtype)
-        h0 = tf.cast(initial_state, x.dtype)
+        h0 = as_tensor(initial_state, "initial_state")
+        h0 = tf.cast(check_numeric(h0, "initial_state"), x.dtype)
         expected = f"expected shape ({x.shape[0]}, {self.cell.units})"
         if (
             h0.shape.rank != 2
@@ -304,6 +345,47 @@ class ScratchRNN(keras.layers.RNN):
             )
             h0 = _after(check, h0)
         return h0
+
+    def _checked_mask(self, mask, x):
+        """`mask`, checked to be `(N, T)` of `x` (or `(N, T, 1)`, as
+        SimpleRNN allows): now when both shapes are known; else by a
+        run-time check that the mask waits for, so that the check's message
+        comes before any op fails on a bad mask."""
+        mask = as_tensor(mask, "mask")
+        dtype = mask.dtype
+        if not (dtype.is_bool or dtype.is_integer or dtype.is_floating):
+            raise invalid(
+                "mask", "a boolean or 0/1 numeric tensor", f"dtype {dtype.name}"
+            )
+        if mask.shape.rank == 3 and mask.shape[-1] == 1:
+            mask = mask[:, :, 0]  # (N, T, 1), which SimpleRNN takes too
+        expected = tuple(x.shape[:2])
+        got = mask.shape
+        if got.rank is not None and (
+            got.rank != 2
+            or any(None not in (g, e) and g != e for g, e in zip(got, expected))
+        ):
+            raise invalid(
+                "mask",
+                f"shape (batch, timesteps) = {expected}, as `sequences`",
+                tuple(got),
+            )
+        if got.rank == 2 and None not in (*got, *expected):
+            return mask
+        message = (
+            "Received an invalid value for argument `mask`, expected shape "
+            "(batch, timesteps) of `sequences`"
+        )
+        checks = []
+        if got.rank is None:
+            checks.append(tf.debugging.assert_rank(mask, 2, message=message))
+        with tf.control_dependencies(checks):
+            check = tf.debugging.assert_equal(
+                tf.shape(mask), tf.shape(x)[:2], message=message
+            )
+        mask = _after(check, mask)
+        mask.set_shape(x.shape[:2])  # what the check ensures
+        return mask
 
     def _check_batch_size(self, x):
         """Raises now, or returns the run-time check when N is unknown."""
@@ -385,7 +467,19 @@ class ScratchRNN(keras.layers.RNN):
         Returns:
             A new SimpleRNN (built if this layer is) computing the same
             function; its name is a new one.
+
+        Raises:
+            ValueError: if this layer has an `activity_regularizer`, which
+                SimpleRNN would silently drop.
         """
+        if self.activity_regularizer is not None:
+            raise ValueError(
+                "Cannot copy this layer to a SimpleRNN: it has an "
+                "`activity_regularizer`, which keras.layers.SimpleRNN "
+                "accepts but ignores, so the copy would train without it. "
+                "Set `layer.activity_regularizer = None` first to convert "
+                "without it."
+            )
         config = self.get_config()
         config.pop("name")
         return _copy_built_state(self, keras.layers.SimpleRNN(**config))
@@ -420,8 +514,19 @@ class ScratchRNN(keras.layers.RNN):
                     f"of {len(states)}."
                 )
             states = states[0]
-        value = np.asarray(states)
         expected = tuple(self.states[0].shape)
+        try:
+            value = np.asarray(states)
+        except (TypeError, ValueError) as error:
+            raise invalid(
+                "states", f"an array of shape {expected}", repr(states)[:80]
+            ) from error
+        if value.dtype.kind not in "biuf":
+            raise invalid(
+                "states",
+                f"a real-valued array of shape {expected}",
+                f"dtype {value.dtype}",
+            )
         if value.shape != expected:
             raise ValueError(
                 "Received an invalid value for argument `states`, expected "

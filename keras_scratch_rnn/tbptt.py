@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_scratch_rnn.scratch_rnn_cell import check_flag, invalid
+
 
 def tbptt_batch(xs, ts, batch_size, time_size, time_idx):
     """The book's truncated-BPTT batch at time index `time_idx`.
@@ -59,25 +61,52 @@ def tbptt_batch(xs, ts, batch_size, time_size, time_idx):
     # batch_x == [[3, 4, 5], [8, 9, 0]]: the streams go on (and wrap)
     ```
     """
-    xs = np.asarray(xs)
+    xs = _series(xs, "xs")
     data_size = len(xs)
-    if ts is not None and len(ts) != data_size:
-        raise ValueError(
-            "Received an invalid value for argument `ts`, expected one "
-            f"target per input ({data_size}), got {len(ts)}."
-        )
+    if ts is not None:
+        ts = _series(ts, "ts")
+        if len(ts) != data_size:
+            raise ValueError(
+                "Received an invalid value for argument `ts`, expected one "
+                f"target per input ({data_size}), got {len(ts)}."
+            )
     _check_sizes(data_size, batch_size, time_size)
+    if isinstance(time_idx, (bool, np.bool_)) or not isinstance(
+        time_idx, (int, np.integer)
+    ):
+        raise invalid("time_idx", "an integer", repr(time_idx))
     jump = data_size // batch_size
     offsets = np.arange(batch_size) * jump  # (N,)
     steps = time_idx + np.arange(time_size)  # (T,)
     positions = (offsets[:, None] + steps[None, :]) % data_size  # (N, T)
-    batch_t = None if ts is None else np.asarray(ts)[positions]
+    batch_t = None if ts is None else ts[positions]
     return xs[positions], batch_t
+
+
+def _series(values, name):
+    """`values` as an array of shape `(L, ...)`, one entry per step."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as error:  # ragged nested lists
+        raise invalid(
+            name, "an array of shape (L, ...)", repr(values)[:80]
+        ) from error
+    if array.ndim == 0 or array.dtype == object:
+        raise invalid(
+            name,
+            "an array of shape (L, ...), one entry per step",
+            f"{repr(values)[:80]} (shape {array.shape}, dtype {array.dtype})",
+        )
+    return array
 
 
 def _check_sizes(data_size, batch_size, time_size):
     for name, value in (("batch_size", batch_size), ("time_size", time_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
+        if (
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (int, np.integer))
+            or value < 1
+        ):
             raise ValueError(
                 f"Received an invalid value for argument `{name}`, expected "
                 f"a positive integer, got {value!r}."
@@ -137,20 +166,24 @@ class TBPTTBatches(keras.utils.PyDataset):
     def __init__(
         self, xs, ts, batch_size, time_size, carry_across_epochs=True, **kwargs
     ):
-        super().__init__(**kwargs)
         if ts is None:
             raise ValueError(
                 "Received an invalid value for argument `ts`, expected the "
                 "targets, one per input, got None."
             )
-        self.xs = np.asarray(xs)
-        self.ts = np.asarray(ts)
-        if len(self.ts) != len(self.xs):
+        xs, ts = _series(xs, "xs"), _series(ts, "ts")
+        if len(ts) != len(xs):
             raise ValueError(
                 "Received an invalid value for argument `ts`, expected one "
-                f"target per input ({len(self.xs)}), got {len(self.ts)}."
+                f"target per input ({len(xs)}), got {len(ts)}."
             )
-        _check_sizes(len(self.xs), batch_size, time_size)
+        _check_sizes(len(xs), batch_size, time_size)
+        carry_across_epochs = check_flag(
+            carry_across_epochs, "carry_across_epochs"
+        )
+        super().__init__(**kwargs)
+        self.xs = xs
+        self.ts = ts
         self.batch_size = batch_size
         self.time_size = time_size
         self.carry_across_epochs = carry_across_epochs
@@ -203,6 +236,8 @@ def reset_rnn_states(model):
     Returns:
         The list of the layers that were reset.
     """
+    if not isinstance(model, keras.layers.Layer):
+        raise invalid("model", "a keras.Model or layer", type(model).__name__)
     reset = []
     for layer in _walk_layers(model):
         if (
@@ -234,6 +269,8 @@ class ResetStates(keras.callbacks.Callback):
     """
 
     def __init__(self, on_test=True, on_predict=True):
+        on_test = check_flag(on_test, "on_test")
+        on_predict = check_flag(on_predict, "on_predict")
         super().__init__()
         self.on_test = on_test
         self.on_predict = on_predict
@@ -276,6 +313,15 @@ class Perplexity(keras.metrics.Metric):
     """
 
     def __init__(self, from_logits=True, name="perplexity", dtype=None):
+        from_logits = check_flag(from_logits, "from_logits")
+        if not isinstance(name, str):
+            raise invalid("name", "a string", repr(name))
+        if dtype is not None and not _is_float_dtype(dtype):
+            raise invalid(
+                "dtype",
+                "a float dtype (the metric sums losses) or None",
+                repr(dtype),
+            )
         super().__init__(name=name, dtype=dtype)
         self.from_logits = from_logits
         self.total = self.add_variable(
@@ -286,6 +332,8 @@ class Perplexity(keras.metrics.Metric):
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = _real_tensor(y_true, "y_true", "integer class ids")
+        y_pred = _real_tensor(y_pred, "y_pred", "float scores", floats=True)
         losses = keras.losses.sparse_categorical_crossentropy(
             y_true, y_pred, from_logits=self.from_logits
         )  # (N, T): -log y[t] per label
@@ -293,8 +341,9 @@ class Perplexity(keras.metrics.Metric):
         if sample_weight is None:
             weights = ops.ones_like(losses)
         else:
+            weights = _weights_like(sample_weight, losses)
             weights = ops.cast(
-                ops.broadcast_to(sample_weight, ops.shape(losses)), self.dtype
+                ops.broadcast_to(weights, ops.shape(losses)), self.dtype
             )
         self.total.assign_add(ops.sum(losses * weights))
         self.count.assign_add(ops.sum(weights))
@@ -308,3 +357,48 @@ class Perplexity(keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
+
+
+def _is_float_dtype(dtype):
+    """Whether `dtype` (a dtype or a policy) computes in floats."""
+    try:
+        policy = keras.dtype_policies.get(dtype)
+    except (TypeError, ValueError):
+        return False
+    return keras.backend.is_float_dtype(policy.compute_dtype)
+
+
+def _real_tensor(value, name, expected, floats=False):
+    """`value` as a tensor of reals (bool, integers or floats), or of
+    floats only."""
+    tensor = ops.convert_to_tensor(value)
+    dtype = keras.backend.standardize_dtype(tensor.dtype)
+    real = dtype == "bool" or "int" in dtype or "float" in dtype
+    if not (keras.backend.is_float_dtype(dtype) if floats else real):
+        raise invalid(name, expected, f"dtype {dtype}")
+    return tensor
+
+
+def _weights_like(sample_weight, losses):
+    """`sample_weight` aligned with `losses` (N, T) on the leading axes, as
+    Keras aligns them: a weight per sample `(N,)` becomes `(N, 1)`, not a
+    weight per step (which `broadcast_to` would make of it when N == T)."""
+    weights = _real_tensor(sample_weight, "sample_weight", "numeric weights")
+    given = tuple(weights.shape)
+    rank, want = len(given), len(losses.shape)
+    if rank == want + 1 and weights.shape[-1] == 1:
+        weights = ops.squeeze(weights, axis=-1)
+    for _ in range(want - rank):
+        weights = ops.expand_dims(weights, axis=-1)
+    shape = tuple(weights.shape)
+    target = tuple(losses.shape)
+    if len(shape) != len(target) or any(
+        None not in (s, t) and s not in (1, t) for s, t in zip(shape, target)
+    ):
+        raise invalid(
+            "sample_weight",
+            f"weights of a shape that broadcasts to the labels' {target} "
+            "(per label, or per sample)",
+            f"shape {given}",
+        )
+    return weights
