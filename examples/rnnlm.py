@@ -22,15 +22,18 @@ help topics (`pydoc_data.topics`), lower-cased and split into words like
 PTB (numbers become `N`, each line ends with `<eos>`). `--corpus PATH`
 reads any text file instead.
 
-Run: `python examples/rnnlm.py` (100 epochs, about 15 s), or
-`--quick` for 5 epochs. The plot goes to `docs/images/rnnlm.png`.
+Run: `python examples/rnnlm.py` (100 epochs, about 15 s; the plot goes to
+`rnnlm.png` in the current folder, or `--plot PATH`), or `--quick` for 5
+epochs and no plot.
 """
 
 import argparse
+import importlib.util
 import pathlib
 import re
 import time
 
+import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
 
@@ -43,7 +46,7 @@ from keras_scratch_rnn.tbptt import (
     tbptt_batch,
 )
 
-PLOT = pathlib.Path(__file__).resolve().parent.parent / "docs/images/rnnlm.png"
+PLOT = "rnnlm.png"  # in the current folder; docs/images/ only if asked
 
 """## The corpus: word ids, as the book's PTB loader makes them"""
 
@@ -189,11 +192,13 @@ def plot(path, numpy_ppl, keras_ppl, gaps, title):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    print(f"Saved {path}")
+    print(f"Saved the plot to {path}")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0].removeprefix("# ")
+    )
     parser.add_argument("--quick", action="store_true", help="5 epochs")
     parser.add_argument("--epochs", type=int, help="default 100 (quick: 5)")
     parser.add_argument("--corpus", help="a text file (default: CPython's)")
@@ -210,10 +215,14 @@ def main(argv=None):
         help="of the NumPy model (the book: float32); Keras runs float32",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", help=f"PNG path (default {PLOT})")
-    parser.add_argument("--no-plot", action="store_true")
+    plots = parser.add_mutually_exclusive_group()
+    plots.add_argument(
+        "--plot", metavar="PATH", help=f"the PNG (default {PLOT}; quick: none)"
+    )
+    plots.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 100)
+    path = plot_path(parser, args)
     N, T = args.batch_size, args.time_size
     D, H = args.wordvec_size, args.hidden_size
 
@@ -259,10 +268,12 @@ def main(argv=None):
         f" (NumPy {numpy_seconds:.1f} s, Keras {keras_seconds:.1f} s)"
     )
 
-    path = args.plot or (None if args.quick else PLOT)
-    if path and not args.no_plot:
+    if path:
         title = f"RNNLM, first {len(corpus)} words, V = {V}"
         plot(path, numpy_ppl, keras_ppl, gaps, title)
+    else:
+        reason = "--no-plot" if args.no_plot else "--quick"
+        print(f"No plot ({reason}); --plot PATH draws one.")
     return {
         "numpy": numpy_ppl,
         "keras": keras_ppl,
@@ -273,6 +284,14 @@ def main(argv=None):
         "corpus_size": len(corpus),
         "seconds": {"numpy": numpy_seconds, "keras": keras_seconds},
     }
+
+
+def plot_path(parser, args):
+    """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
+    path = None if args.no_plot else args.plot or (None if args.quick else PLOT)
+    if path and importlib.util.find_spec("matplotlib") is None:
+        parser.error("the plot needs matplotlib (pip install matplotlib)")
+    return path
 
 
 if __name__ == "__main__":

@@ -20,24 +20,23 @@ time, with its state carried between calls, as it was trained. The
 forecasts are scored against the next observed value (whose noise no model
 can forecast: 0.25 is the floor) and against the noise-free next value.
 
-Run: `python examples/stateful_forecast.py` (20 epochs, about 30 s), or
-`--quick` for 3 epochs on a shorter series. The plot goes to
-`docs/images/stateful_forecast.png`.
+Run: `python examples/stateful_forecast.py` (20 epochs, about 30 s; the
+plot goes to `stateful_forecast.png` in the current folder, or `--plot
+PATH`), or `--quick` for 3 epochs on a shorter series and no plot.
 """
 
 import argparse
+import importlib.util
 import pathlib
 
+import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
 
 from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tbptt import ResetStates, TBPTTBatches, reset_rnn_states
 
-PLOT = (
-    pathlib.Path(__file__).resolve().parent.parent
-    / "docs/images/stateful_forecast.png"
-)
+PLOT = "stateful_forecast.png"  # in the current folder; docs/images/ if asked
 NOISE = 0.5
 
 """## Data: a noisy wave with a drifting amplitude"""
@@ -154,11 +153,13 @@ def plot(path, observed, clean, forecasts, results, skip, steps=200):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
-    print(f"Saved {path}")
+    print(f"Saved the plot to {path}")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0].removeprefix("# ")
+    )
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--epochs", type=int, help="default 20 (quick: 3)")
     parser.add_argument(
@@ -168,10 +169,14 @@ def main(argv=None):
     parser.add_argument("--time-size", type=int, default=5)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--plot", help=f"PNG path (default {PLOT})")
-    parser.add_argument("--no-plot", action="store_true")
+    plots = parser.add_mutually_exclusive_group()
+    plots.add_argument(
+        "--plot", metavar="PATH", help=f"the PNG (default {PLOT}; quick: none)"
+    )
+    plots.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 20)
+    path = plot_path(parser, args)
     length = args.length or (8000 if args.quick else 32000)
     N, T = args.batch_size, args.time_size
 
@@ -204,10 +209,20 @@ def main(argv=None):
         print(f"{name:<10} {result['mse']:>16.4f} {result['mse_clean']:>18.4f}")
     print(f"(the noise alone: MSE {NOISE**2:.4f} vs observed)")
 
-    path = args.plot or (None if args.quick else PLOT)
-    if path and not args.no_plot:
+    if path:
         plot(path, test_observed, test_clean, forecasts, results, skip)
+    else:
+        reason = "--no-plot" if args.no_plot else "--quick"
+        print(f"No plot ({reason}); --plot PATH draws one.")
     return {**results, "noise_floor": NOISE**2}
+
+
+def plot_path(parser, args):
+    """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
+    path = None if args.no_plot else args.plot or (None if args.quick else PLOT)
+    if path and importlib.util.find_spec("matplotlib") is None:
+        parser.error("the plot needs matplotlib (pip install matplotlib)")
+    return path
 
 
 if __name__ == "__main__":

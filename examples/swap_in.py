@@ -12,6 +12,7 @@ Run: `python examples/swap_in.py` (or `--quick` for a few seconds' check).
 
 import argparse
 
+import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
 
@@ -70,7 +71,9 @@ def train_both(build, x, y, epochs):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0].removeprefix("# ")
+    )
     parser.add_argument("--quick", action="store_true", help="a short run")
     args = parser.parse_args(argv)
     x, y = make_data(128 if args.quick else 1024)

@@ -8,10 +8,51 @@ Data flow, bottom to top (lower modules never import upper ones):
   replacements of `keras.layers.SimpleRNNCell` and `keras.layers.SimpleRNN`.
 - `parity`: side-by-side comparison with SimpleRNN (`python -m
   keras_scratch_rnn`).
+
+`import keras_scratch_rnn` imports `ScratchRNN` and `ScratchRNNCell`, and
+with them TensorFlow, so that Keras knows them when `keras.models.load_model`
+reads a saved model. Only while the command line starts (`python -m
+keras_scratch_rnn`, the `keras-scratch-rnn` script) are they imported on
+first use instead (PEP 562), so that `--help` and `explain` answer at once.
 """
 
-from keras_scratch_rnn.scratch_rnn import ScratchRNN
-from keras_scratch_rnn.scratch_rnn_cell import ScratchRNNCell
+import os
+import sys
 
 __version__ = "0.1.0"
 __all__ = ["ScratchRNN", "ScratchRNNCell"]
+
+_LAZY = {
+    "ScratchRNN": "keras_scratch_rnn.scratch_rnn",
+    "ScratchRNNCell": "keras_scratch_rnn.scratch_rnn_cell",
+}
+
+
+def _command_line_is_starting():
+    """`python -m` runs this with `sys.argv[0] == "-m"`; the console script
+    is `keras-scratch-rnn` (`.exe` or `-script.py` on Windows)."""
+    program = (getattr(sys, "argv", None) or [""])[0]
+    if program == "-m":
+        return True
+    name = os.path.basename(program).lower()
+    return name.removesuffix(".exe").removesuffix("-script.py") == (
+        "keras-scratch-rnn"
+    )
+
+
+if _command_line_is_starting():
+
+    def __getattr__(name):
+        if name not in _LAZY:
+            raise AttributeError(
+                f"module {__name__!r} has no attribute {name!r}"
+            )
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+
+else:
+    from keras_scratch_rnn.scratch_rnn import ScratchRNN
+    from keras_scratch_rnn.scratch_rnn_cell import ScratchRNNCell

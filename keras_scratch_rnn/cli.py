@@ -10,11 +10,20 @@ Without a command it runs the main job (`parity.main_job`). Commands:
   configuration: output and gradient differences and the speed ratio.
 - `gradflow [--plot PATH]`: how far back the gradient reaches (why
   truncated BPTT).
-- `docs [--check]`: regenerates `docs/` from the same source as `explain`.
+- `docs [--check [--demos]]`: regenerates `docs/` from the same source as
+  `explain`, or checks it (`--demos`: the demonstrations' output too).
 - `parity`: the main job, by name.
 
 Invalid arguments end in an argparse message and exit code 2, never a
-traceback. Colour only on a terminal without `NO_COLOR`.
+traceback; so does a Keras backend other than TensorFlow, or a TensorFlow
+that does not import, in one line. Colour only on a terminal without
+`NO_COLOR`.
+
+TensorFlow is imported only by the commands that run ScratchRNN, after
+their arguments are checked (and for `explain PARAM`, after the text is
+printed), so `--help`, `explain`, `docs --check` and argument errors answer
+at once. It is imported without its C++ start-up log lines
+(`terminal.import_tensorflow_quietly`).
 """
 
 import argparse
@@ -22,12 +31,19 @@ import ast
 import difflib
 import importlib.util
 import json
+import os
 import pathlib
 import shutil
 import sys
 
 from keras_scratch_rnn import explain
-from keras_scratch_rnn.terminal import Style, supports_colour, table, wrap
+from keras_scratch_rnn.terminal import (
+    Style,
+    import_tensorflow_quietly,
+    supports_colour,
+    table,
+    wrap,
+)
 
 PROG = "keras-scratch-rnn"
 _UNSET = object()  # a layer argument the user did not type
@@ -43,6 +59,57 @@ def _style():
 
 def _print(lines):
     print("\n".join(lines))
+
+
+def _fail(message):
+    """Ends the command with one line on stderr and exit code 2."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def keras_backend():
+    """The backend Keras will load, found as Keras finds it, unimported.
+
+    Returns:
+        `(name, where)`: `where` names the setting (`KERAS_BACKEND`, or the
+        `keras.json` that sets it); `("tensorflow", None)` by default.
+    """
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"], "KERAS_BACKEND"
+    if "KERAS_HOME" in os.environ:
+        folder = os.environ["KERAS_HOME"]
+    else:
+        home = os.path.expanduser("~")
+        home = home if os.access(home, os.W_OK) else "/tmp"
+        folder = os.path.join(home, ".keras")
+    path = os.path.expanduser(os.path.join(folder, "keras.json"))
+    try:
+        with open(path, encoding="utf-8") as file:
+            name = json.load(file).get("backend")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if name:
+        return name, f"the backend in {path}"
+    return "tensorflow", None
+
+
+def _load_tensorflow(needs="ScratchRNN needs"):
+    """Imports TensorFlow and Keras, or ends in one line (exit code 2)."""
+    name, where = keras_backend()
+    if name != "tensorflow":
+        _fail(
+            f"{needs} the TensorFlow backend; {where} is {name!r}. Run with "
+            "KERAS_BACKEND=tensorflow."
+        )
+    try:
+        import_tensorflow_quietly()
+        import keras  # noqa: F401
+    except ImportError as error:
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        _fail(
+            f"cannot import TensorFlow and Keras ({reason}). Install them: "
+            "pip install tensorflow"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -101,28 +168,58 @@ def _int_or_none(text):
 def _activation(text):
     if text.lower() in ("none", "linear"):
         return None if text.lower() == "none" else "linear"
-    import keras
+    if not text.isidentifier():
+        raise argparse.ArgumentTypeError(_unknown_activation(text))
+    return Spelled(text, "activations", ("name", text))
 
-    try:
-        keras.activations.get(text)
-    except (ValueError, TypeError):
-        raise argparse.ArgumentTypeError(
-            f"unknown activation {text!r} (e.g. tanh, relu, sigmoid, gelu, "
-            "None)"
-        ) from None
-    return text
+
+def _unknown_activation(text):
+    return f"unknown activation {text!r} (e.g. tanh, relu, sigmoid, gelu, None)"
 
 
 class Spelled(str):
-    """A command-line value as typed, carrying the object it stands for."""
+    """A Keras object as typed on the command line (`l2`, `L2(0.01)`, JSON).
 
-    value = None
+    Parsing checks only its form, without Keras; `resolve()` builds it once
+    Keras is imported.
+
+    Attributes:
+        kind: `"activations"`, `"initializers"`, `"regularizers"` or
+            `"constraints"`.
+        form: `("name", name)`, `("call", name, args, kwargs)` or
+            `("config", dict)`.
+    """
+
+    def __new__(cls, text, kind, form):
+        spelled = super().__new__(cls, text)
+        spelled.kind, spelled.form = kind, form
+        return spelled
+
+    def resolve(self):
+        """The object for the layer; ValueError with the message if none."""
+        import keras
+
+        module = getattr(keras, self.kind)
+        try:
+            if self.kind == "activations":
+                module.get(self.form[1])  # the layer takes the name
+                return str(self)
+            if self.form[0] == "call":
+                _, name, args, kwargs = self.form
+                return type(module.get(name))(*args, **kwargs)
+            return module.get(self.form[1])
+        except Exception as error:  # any bad spec ends in a message
+            if self.kind == "activations":
+                raise ValueError(_unknown_activation(str(self))) from None
+            raise ValueError(_invalid(self.kind, str(self), error)) from None
 
 
-def _spelled(text, value):
-    spelled = Spelled(text)
-    spelled.value = value
-    return spelled
+def _invalid(kind, text, error):
+    return (
+        f"invalid {kind[:-1]} {text!r}: {error}. Give a name "
+        f"(e.g. {_EXAMPLES[kind]}), a call such as {_CALLS[kind]}, or a "
+        "Keras config as JSON"
+    )
 
 
 def _keras_object(kind):
@@ -130,32 +227,32 @@ def _keras_object(kind):
 
     Accepts a name (`l2`, `orthogonal`), a call with literal arguments
     (`L2(0.01)`, `MaxNorm(max_value=2)`, `Orthogonal(seed=1)`), or a Keras
-    config as JSON; `None` for none.
+    config as JSON; `None` for none. Only the form is checked here
+    (`Spelled.resolve` looks the name up in Keras).
     """
 
     def parse(text):
-        import keras
-
-        module = getattr(keras, kind)
         if text.lower() == "none":
-            return _spelled(text, None)
+            return None
         try:
             if text.lstrip().startswith("{"):
-                return _spelled(text, module.get(json.loads(text)))
-            call = ast.parse(text, mode="eval").body
-            if isinstance(call, ast.Call) and isinstance(call.func, ast.Name):
-                args = [ast.literal_eval(a) for a in call.args]
+                config = json.loads(text)
+                if not isinstance(config, dict):
+                    raise ValueError("a Keras config is a JSON object")
+                return Spelled(text, kind, ("config", config))
+            node = ast.parse(text.strip(), mode="eval").body
+            if isinstance(node, ast.Name):
+                return Spelled(text, kind, ("name", node.id))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                args = [ast.literal_eval(a) for a in node.args]
                 kwargs = {
-                    k.arg: ast.literal_eval(k.value) for k in call.keywords
+                    k.arg: ast.literal_eval(k.value) for k in node.keywords
                 }
-                cls = type(module.get(call.func.id))
-                return _spelled(text, cls(*args, **kwargs))
-            return _spelled(text, module.get(text))
-        except Exception as error:  # any bad spec ends in a message
+                return Spelled(text, kind, ("call", node.func.id, args, kwargs))
+            raise ValueError("not a name, a call or a JSON object")
+        except (ValueError, SyntaxError, TypeError) as error:
             raise argparse.ArgumentTypeError(
-                f"invalid {kind[:-1]} {text!r}: {error}. Give a name "
-                f"(e.g. {_EXAMPLES[kind]}), a call such as "
-                f"{_CALLS[kind]}, or a Keras config as JSON"
+                _invalid(kind, text, error)
             ) from None
 
     parse.__name__ = kind[:-1]
@@ -216,15 +313,20 @@ def _explain(args, parser):
         return 0
     topic = explain.resolve(args.param)
     if topic is None:
-        names = explain.topic_names() + explain.argument_names()
-        close = difflib.get_close_matches(args.param, names, n=3)
+        names = explain.names()
+        typed = explain.normalize(args.param)
+        close = difflib.get_close_matches(typed, names, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         parser.error(
             f"unknown parameter {args.param!r}.{hint} Choose one of: "
-            + ", ".join(dict.fromkeys(names))
+            + ", ".join(names)
         )
-    lines, _ = explain.topic_lines(topic, lang, style, width)
-    _print(lines)
+    head, tail = explain.topic_frame(topic, lang, style, width)
+    _print(head)
+    sys.stdout.flush()  # the text first; the demonstration needs TensorFlow
+    _load_tensorflow("the live demonstration runs ScratchRNN, which needs")
+    demo, _ = explain.demo_lines(topic.name, lang)
+    _print(explain.demo_block(demo) + tail)
     return 0
 
 
@@ -240,10 +342,24 @@ def _compare(args, parser):
         and a.name != "units"
         and getattr(args, a.name, None) is not _UNSET
     }
-    config = {
-        k: v.value if isinstance(v, Spelled) else v for k, v in typed.items()
-    }
     units = args.units
+    if typed.get("stateful") and args.timesteps < 2:
+        parser.error(
+            "--stateful needs --timesteps of at least 2: the first half "
+            "sets the state, the second half is compared"
+        )
+
+    _load_tensorflow()
+    from keras_scratch_rnn import parity
+
+    config = {}
+    for name, value in typed.items():
+        try:
+            config[name] = (
+                value.resolve() if isinstance(value, Spelled) else value
+            )
+        except ValueError as error:
+            parser.error(f"argument --{name.replace('_', '-')}: {error}")
     notes = []
     uses_dropout = config.get("dropout", 0) or config.get(
         "recurrent_dropout", 0
@@ -254,13 +370,6 @@ def _compare(args, parser):
             "No --seed given with dropout in training: using seed=0 for "
             "both layers, so that they draw the same masks."
         )
-    if config.get("stateful") and args.timesteps < 2:
-        parser.error(
-            "--stateful needs --timesteps of at least 2: the first half "
-            "sets the state, the second half is compared"
-        )
-
-    from keras_scratch_rnn import parity  # imports TensorFlow
 
     try:
         simple_error = parity.check_config(config, units)
@@ -413,6 +522,7 @@ def _gradflow(args, parser):
     if any(T < 2 for T in args.lengths):
         parser.error("--lengths: every length must be at least 2")
 
+    _load_tensorflow("gradflow runs ScratchRNN's backward, which needs")
     from keras_scratch_rnn import gradflow
 
     kwargs = {"units": args.units, "batch": args.batch, "seed": args.seed}
@@ -431,6 +541,8 @@ def _gradflow(args, parser):
 
 
 def _docs(args, parser):
+    if args.demos and not args.check:
+        parser.error("--demos goes with --check (docs always runs them)")
     wants_figures = not (args.check or args.no_figures)
     if wants_figures and importlib.util.find_spec("matplotlib") is None:
         parser.error(
@@ -439,15 +551,24 @@ def _docs(args, parser):
         )
     from keras_scratch_rnn import docs_gen
 
-    out = pathlib.Path(args.out) if args.out else docs_gen.default_docs_dir()
+    out = pathlib.Path(args.out) if args.out else docs_gen.find_docs_dir()
+    if out is None:
+        _fail(
+            "docs needs a checkout of the project, and there is none here or "
+            f"above (the package is installed in {docs_gen.ROOT}): run it in "
+            "a clone, or pass --out DIR."
+        )
+    if args.demos or not args.check:
+        _load_tensorflow("the docs' demonstrations run ScratchRNN, which needs")
     if args.check:
-        drifted = docs_gen.check(out)
+        drifted = docs_gen.check(out, demos=args.demos)
         for path in drifted:
             print(f"out of date: {path}")
         if drifted:
             print("Regenerate with: python -m keras_scratch_rnn docs")
             return 1
-        print(f"{out} is up to date.")
+        rerun = "" if args.demos else " (the demonstrations not rerun)"
+        print(f"{out} is up to date{rerun}.")
         return 0
     for path in docs_gen.write(out, figures=not args.no_figures):
         print(f"wrote {path}")
@@ -459,6 +580,7 @@ def _docs(args, parser):
 
 
 def _main_job(args, parser):
+    _load_tensorflow()
     from keras_scratch_rnn.parity import main_job
 
     return main_job()
@@ -505,17 +627,15 @@ def build_parser():
             "a small live demonstration with ScratchRNN and SimpleRNN side "
             "by side, and the mistake people most often make with it."
         ),
-        epilog="PARAM is one of: "
-        + ", ".join(
-            dict.fromkeys(explain.topic_names() + explain.argument_names())
-        ),
+        epilog="PARAM is one of: " + ", ".join(explain.names()),
     )
     p.add_argument(
         "param",
         nargs="?",
         metavar="PARAM",
         help="an argument (e.g. go_backwards, kernel_initializer, mask) or "
-        "a group (initializers, regularizers, constraints)",
+        "a group (initializers, regularizers, constraints); any case, "
+        "dashes or underscores (go-backwards)",
     )
     p.add_argument(
         "--lang",
@@ -654,18 +774,29 @@ def build_parser():
             "docs/README_SECTION.md from the same source as `explain`, with "
             "the demonstrations' real output, and draws docs/images/*.png. "
             "With --check, writes nothing and exits with 1 if a Markdown "
-            "file is out of date."
+            "file is out of date. The docs are those of a checkout (a clone "
+            "of the project): the one the package runs from (an editable "
+            "install), else the current folder or a parent of it; an "
+            "installed package has none, so run this in a clone or pass "
+            "--out."
         ),
     )
     p.add_argument(
         "--out",
         metavar="DIR",
-        help="the docs folder (default: docs/ beside the package)",
+        help="the docs folder (default: docs/ of the checkout, see above)",
     )
     p.add_argument(
         "--check",
         action="store_true",
-        help="only check that the Markdown files are up to date",
+        help="only check that the Markdown files are up to date: at once, "
+        "everything but the demonstrations' output, read from the files",
+    )
+    p.add_argument(
+        "--demos",
+        action="store_true",
+        help="with --check: also rerun the demonstrations and compare their "
+        "output (imports TensorFlow, about 20 s)",
     )
     p.add_argument(
         "--no-figures", action="store_true", help="do not redraw the PNGs"

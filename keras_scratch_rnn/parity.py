@@ -103,10 +103,14 @@ def _run(layer, x, mask, h0, training, in_function):
             sources["d_initial_state"] = h0
         return outs, tape.gradient(loss, sources)
 
+    x, h0 = tf.constant(x), None if h0 is None else tf.constant(h0)
     if in_function:
-        forward_backward = tf.function(forward_backward)
-    h0 = None if h0 is None else tf.constant(h0)
-    outs, grads = forward_backward(tf.constant(x), h0)
+        # One graph for this layer, traced once on purpose: a tf.function
+        # called once per configuration would be "retraced" every time.
+        forward_backward = tf.function(forward_backward).get_concrete_function(
+            x, h0
+        )
+    outs, grads = forward_backward(x, h0)
     outs = [np.asarray(o) for o in outs]
     return outs, {
         k: None if g is None else np.asarray(g) for k, g in grads.items()

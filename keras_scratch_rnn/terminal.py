@@ -5,10 +5,17 @@ Japanese characters take two columns in a terminal, so alignment counts
 display columns (`display_width`), not characters. Colour is used only when
 the stream is a terminal and `NO_COLOR` is unset (https://no-color.org),
 and never for `TERM=dumb`.
+
+`import_tensorflow_quietly` keeps TensorFlow's C++ start-up log lines off
+the terminal of this project's own programs (the command line and the
+examples); the library never calls it.
 """
 
+import contextlib
 import os
 import re
+import sys
+import tempfile
 import unicodedata
 
 _CODES = {
@@ -157,3 +164,103 @@ def table(header, rows, align=None, style=None, gap="  ", width=None):
     rule = "-" * max(display_width(t) for t in top)
     body = [line for row in rows for line in lines(row)]
     return [style(t, "bold") for t in top] + [rule] + body
+
+
+# ---------------------------------------------------------------------------
+# TensorFlow's start-up lines.
+
+# A C++ log record, `I0000 00:00:1796071659.748238  4888 file.cc:31] ...`:
+# severity I, W, E or F, then the time.
+_NATIVE_RECORD = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d")
+_ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog()"
+
+
+def native_log_filter(text, level):
+    """The lines of `text` that `TF_CPP_MIN_LOG_LEVEL=level` lets through.
+
+    A record's severity is its first letter (I, W, E, F: 0 to 3); the lines
+    after it without a prefix are its continuation and go with it. absl's
+    banner counts as INFO: it only announces INFO lines.
+    """
+    kept, keep = [], True
+    for line in text.splitlines(keepends=True):
+        if line.startswith(_ABSL_BANNER):
+            keep = level < 1
+        elif _NATIVE_RECORD.match(line):
+            keep = "IWEF".index(line[0]) >= level
+        if keep:
+            kept.append(line)
+    return "".join(kept)
+
+
+def import_tensorflow_quietly():
+    """Imports TensorFlow without its C++ start-up log lines.
+
+    For this project's programs only (the command line, the examples):
+    `TF_CPP_MIN_LOG_LEVEL` is set to 3 unless you set it (0 shows
+    everything). That level silences what TensorFlow logs once loaded
+    (`cpu_feature_guard`, `failed call to cuInit`, XLA's start), but not
+    what absl prints while the libraries load, before any level is read
+    ("All log messages before absl::InitializeLog()", `cudart_stub`): those
+    are held back by `native_stderr_filtered`. Does nothing once TensorFlow
+    is imported.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    value = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with native_stderr_filtered(int(value) if value.isdigit() else 0):
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def native_stderr_filtered(level):
+    """Holds back the C-level stderr below `level`, as `native_log_filter`.
+
+    Meanwhile file descriptor 2 goes to a temporary file, written back
+    through the filter at the end. Python's `sys.stderr` is a second stream
+    on the terminal meanwhile, which stays open afterwards: what took it
+    for stderr then keeps it (TensorFlow's logger does). Level 0, or no
+    stderr file descriptor: no change.
+    """
+    python_stderr = sys.stderr
+    saved = None
+    if level > 0 and python_stderr is not None:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no file descriptor 2
+            pass
+    if saved is None:
+        yield
+        return
+    python_stderr.flush()
+    swapped = _fileno(python_stderr) == 2
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        if swapped:
+            sys.stderr = open(
+                saved,
+                "w",
+                buffering=1,
+                encoding=python_stderr.encoding,
+                errors="backslashreplace",
+                closefd=False,
+            )
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            sys.stderr = python_stderr
+            os.dup2(saved, 2)
+            if not swapped:
+                os.close(saved)
+            caught.seek(0)
+            text = caught.read().decode("utf-8", "replace")
+            python_stderr.write(native_log_filter(text, level))
+            python_stderr.flush()
+
+
+def _fileno(stream):
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -1,8 +1,11 @@
 # ruff: noqa: RUF001 (Japanese output uses full-width punctuation)
 """The command line: every subcommand, its --help, and its error paths."""
 
+import importlib.util
 import io
+import logging
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -10,17 +13,58 @@ import sys
 import numpy as np
 import pytest
 
-from keras_scratch_rnn import cli, gradflow, ops, parity, reference
-from keras_scratch_rnn.terminal import Style, supports_colour
+import keras_scratch_rnn
+from keras_scratch_rnn import cli, explain, gradflow, ops, parity, reference
+from keras_scratch_rnn.terminal import (
+    Style,
+    native_log_filter,
+    supports_colour,
+)
 from keras_scratch_rnn.tolerances import GRADFLOW_RTOL
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 SUBCOMMANDS = ("parity", "explain", "compare", "gradflow", "docs")
+# `python -X importtime` prints one line per module: "... | tensorflow".
+IMPORTED = re.compile(r"^import time:.*\|\s*(\S+)$", re.M)
+# What TensorFlow's C++ side prints at start-up unless silenced.
+NATIVE_LOG = re.compile(
+    r"^[IWEF]\d{4} |absl::InitializeLog|cudart_stub|cpu_feature_guard|"
+    r"oneDNN custom operations|cuInit|To enable the following instructions",
+    re.M,
+)
 
 
 def _run(argv, capsys):
     code = cli.main(argv)
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def _shell(*argv, importtime=False, **env):
+    """`python -m keras_scratch_rnn ARGV` in a fresh process, run in the
+    checkout (so it is this package), with `env` added (a None value unsets
+    it): the CompletedProcess."""
+    merged = {**os.environ, **env}
+    merged = {k: v for k, v in merged.items() if v is not None}
+    flags = ["-X", "importtime"] if importtime else []
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "keras_scratch_rnn", *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=merged,
+        cwd=ROOT,
+    )
+
+
+def _imported(stderr):
+    """The modules a `-X importtime` run imported, top-level names."""
+    return {name.split(".")[0] for name in IMPORTED.findall(stderr)}
+
+
+def _messages(stderr):
+    """stderr without the `-X importtime` lines."""
+    return [ln for ln in stderr.splitlines() if not ln.startswith("import ")]
 
 
 def test_no_command_runs_the_main_job(monkeypatch):
@@ -51,6 +95,11 @@ def test_help(command, capsys):
 BAD_ARGUMENTS = [
     (["nonsense"], "invalid choice"),
     (["explain", "go_backward"], "Did you mean go_backwards"),
+    (
+        ["explain", "return_sequence"],
+        "Did you mean return_sequences, return_state? Choose",
+    ),
+    (["docs", "--demos"], "--demos goes with --check"),
     (["explain", "units", "--lang", "fr"], "invalid choice"),
     (["compare", "--units", "0"], "expected a positive integer, got 0"),
     (["compare", "--units", "many"], "expected a positive integer"),
@@ -80,16 +129,177 @@ def test_invalid_arguments_get_a_clear_message(argv, message, capsys):
     assert "Traceback" not in err
 
 
-def test_invalid_arguments_from_a_shell_exit_2_without_traceback():
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_scratch_rnn", "compare", "--units", "0"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+FAST = [
+    (["--help"], 0, "usage: keras-scratch-rnn"),
+    (["explain"], 0, "zero_output_for_mask"),
+    (["explain", "nonsense"], 2, "unknown parameter 'nonsense'"),
+    (["compare", "--units", "0"], 2, "expected a positive integer, got 0"),
+    (["docs", "--check"], 0, "is up to date"),
+]
+
+
+@pytest.mark.parametrize(
+    "argv, code, text", FAST, ids=[" ".join(a) for a, _, _ in FAST]
+)
+def test_quick_commands_never_import_tensorflow(argv, code, text):
+    """Help, the overview, argument errors, docs --check: no TensorFlow
+    (each in about 0.4 s instead of 7). Also from a shell: exit code 2
+    without traceback, no colour with NO_COLOR."""
+    result = _shell(*argv, importtime=True, NO_COLOR="1")
+    messages = "\n".join(_messages(result.stderr))
+    assert result.returncode == code, messages
+    assert text in result.stdout + messages
+    assert "keras_scratch_rnn" in _imported(result.stderr)
+    assert not {"tensorflow", "keras"} & _imported(result.stderr)
+    assert "Traceback" not in messages
+    assert "\x1b[" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["explain", "units"],
+        ["compare", "--kernel-initializer", "orthogonal"],
+        ["gradflow"],
+        ["docs", "--out", "{tmp}"],
+    ],
+    ids=lambda argv: " ".join(argv) or "main job",
+)
+def test_another_keras_backend_is_one_line_without_importing_it(argv, tmp_path):
+    """KERAS_BACKEND=jax (not installed here): one line, exit code 2, and
+    neither the backend nor TensorFlow imported. `explain PARAM` prints its
+    text first, which needs neither."""
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    result = _shell(*argv, importtime=True, KERAS_BACKEND="jax")
+    messages = _messages(result.stderr)
     assert result.returncode == 2
-    assert "expected a positive integer, got 0" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(messages) == 1, messages
+    assert messages[0].startswith("keras-scratch-rnn: ")
+    assert "KERAS_BACKEND is 'jax'" in messages[0]
+    assert messages[0].endswith("Run with KERAS_BACKEND=tensorflow.")
+    assert not {"tensorflow", "keras", "jax"} & _imported(result.stderr)
+    if argv[:1] == ["explain"]:
+        assert result.stdout.startswith("units (default: (required))")
+        assert "Where it enters" in result.stdout
+    assert not list(tmp_path.iterdir())  # docs wrote nothing
+
+
+def test_tensorflow_commands_print_no_log_lines():
+    """A command that imports TensorFlow and compiles with XLA prints none
+    of TensorFlow's C++ start-up lines (absl's banner, cudart_stub,
+    cpu_feature_guard, cuInit, XLA's) nor a retracing warning."""
+    result = _shell(
+        "compare", "--no-timing", "--mode", "function", "--units", "2",
+        TF_CPP_MIN_LOG_LEVEL=None,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert not NATIVE_LOG.search(result.stderr), result.stderr
+    assert "retracing" not in result.stderr, result.stderr
+
+
+def test_native_log_filter_keeps_what_the_level_lets_through():
+    text = (
+        "WARNING: All log messages before absl::InitializeLog() is called "
+        "are written to STDERR\n"
+        "I0000 00:00:1796071659.748238    4888 cudart_stub.cc:31] no cuda\n"
+        "I0000 00:00:1796071659.836078    4888 cpu_feature_guard.cc:227] CPU\n"
+        "To enable the following instructions: AVX2 FMA\n"
+        "E0000 00:00:1796071665.328137    4888 cuda_platform.cc:52] cuInit\n"
+        "F0000 00:00:1796071665.328137    4888 x.cc:1] fatal\n"
+        "a line of its own\n"
+    )
+    lines = text.splitlines(keepends=True)
+    assert native_log_filter(text, 0) == text
+    assert native_log_filter(text, 2) == "".join(lines[4:])
+    assert native_log_filter(text, 3) == "".join(lines[5:])
+    assert native_log_filter(lines[6], 3) == lines[6]
+
+
+@pytest.mark.parametrize(
+    "program, lazy",
+    [
+        ("-m", True),
+        ("/usr/local/bin/keras-scratch-rnn", True),
+        ("KERAS-SCRATCH-RNN.EXE", True),
+        ("keras-scratch-rnn-script.py", True),
+        ("/usr/bin/pytest", False),
+        ("examples/digits.py", False),
+        ("", False),
+    ],
+)
+def test_layers_load_lazily_only_while_the_command_line_starts(
+    program, lazy, monkeypatch
+):
+    """The package imports its layers (hence registers them with Keras)
+    unless the command line is starting: then on first use."""
+    spec = importlib.util.spec_from_file_location(
+        "package_copy", keras_scratch_rnn.__file__
+    )
+    copy = importlib.util.module_from_spec(spec)
+    monkeypatch.setattr(sys, "argv", [program])
+    spec.loader.exec_module(copy)
+    assert ("ScratchRNN" not in vars(copy)) == lazy
+    assert copy.ScratchRNN is keras_scratch_rnn.ScratchRNN
+    assert copy.ScratchRNNCell is keras_scratch_rnn.ScratchRNNCell
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        copy.nothing  # noqa: B018
+    assert "ScratchRNN" in vars(keras_scratch_rnn)  # imported by pytest
+
+
+def test_main_job_traces_each_layer_once_without_warnings():
+    """One graph per layer, traced on purpose: no retracing warning."""
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        rows = parity.parity_table(parity.PARITY_CASES[:3], ("tf.function",))
+    finally:
+        logger.removeHandler(handler)
+    assert all(row["ok"] for row in rows)
+    ours = [
+        m
+        for m in messages
+        if "retracing" in m
+        # ops.py's compiled loops: fixed there, not here.
+        and not re.search(r"_(forward|backward|run)_loop", m)
+    ]
+    assert not ours, ours
+
+
+def test_a_tensorflow_that_does_not_import_is_one_line(monkeypatch, capsys):
+    def broken():
+        raise ImportError("No module named 'tensorflow'\nmore detail")
+
+    monkeypatch.setattr(cli, "import_tensorflow_quietly", broken)
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err == (
+        "keras-scratch-rnn: cannot import TensorFlow and Keras (No module "
+        "named 'tensorflow'). Install them: pip install tensorflow\n"
+    )
+
+
+def test_the_backend_in_keras_json_counts_too(tmp_path, monkeypatch, capsys):
+    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert cli.keras_backend()[0] == "torch"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"the backend in {tmp_path / 'keras.json'} is 'torch'" in err
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # it wins over the file
+    assert cli.keras_backend() == ("tensorflow", "KERAS_BACKEND")
+    (tmp_path / "keras.json").unlink()
+    monkeypatch.delenv("KERAS_BACKEND")
+    assert cli.keras_backend() == ("tensorflow", None)
 
 
 def test_explain_overview(capsys):
@@ -113,6 +323,31 @@ def test_explain_accepts_an_argument_of_a_group(capsys):
     assert code == 0
     assert out.startswith("constraints\n")
     assert "recurrent_constraint" in out and "NonNeg" in out
+
+
+@pytest.mark.parametrize("param", ["go-backwards", "Go_Backwards", "UNITS"])
+def test_explain_prints_the_text_before_the_demonstration(
+    param, monkeypatch, capsys
+):
+    """Dashes (as `compare` spells flags) and any case are accepted; the
+    text is out before the demonstration (which needs TensorFlow) runs."""
+    printed = []
+
+    def demo_lines(topic_name, lang):
+        printed.append(capsys.readouterr().out)
+        return ["(the demonstration)"], None
+
+    monkeypatch.setattr(explain, "demo_lines", demo_lines)
+    code, out, _ = _run(["explain", param], capsys)
+    name = explain.normalize(param)
+    assert code == 0
+    assert printed[0].startswith(f"{name} (default: ")
+    assert (
+        printed[0]
+        .rstrip()
+        .endswith("Live: ScratchRNN and SimpleRNN side by side")
+    )
+    assert out.startswith("  (the demonstration)\n\nThe common mistake\n")
 
 
 def test_colour_only_on_a_terminal(monkeypatch):
@@ -224,20 +459,6 @@ def test_docs_check_from_the_command_line(tmp_path, capsys):
     code, out, _ = _run(["docs", "--check", "--out", str(tmp_path)], capsys)
     assert code == 1
     assert "out of date" in out and "parameters.md" in out
-
-
-def test_module_runs_with_env_without_colour():
-    env = {**os.environ, "NO_COLOR": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_scratch_rnn", "explain"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert result.returncode == 0
-    assert "zero_output_for_mask" in result.stdout
-    assert "\x1b[" not in result.stdout
 
 
 @pytest.mark.parametrize("command", ["gradflow", "docs"])

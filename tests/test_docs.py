@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from keras_scratch_rnn import docs_gen, explain, figures
+from keras_scratch_rnn import cli, docs_gen, explain, figures
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -47,6 +47,41 @@ def test_drift_is_noticed(tmp_path, rendered):
     page = tmp_path / "ja" / "parameters.md"
     page.write_text(page.read_text(encoding="utf-8").replace("6.125", "6.126"))
     assert docs_gen.check(tmp_path, rendered) == [page]
+
+
+def test_quick_check_compares_all_but_the_demonstrations(tmp_path, rendered):
+    """`docs --check` (no demonstrations run, no TensorFlow needed) reads
+    the demonstrations' output from the files and compares the rest."""
+    assert docs_gen.check(DOCS, demos=False) == []
+    docs_gen.write(tmp_path, figures=False, rendered=rendered)
+    page = tmp_path / "parameters.md"
+    text = page.read_text(encoding="utf-8")
+    page.write_text(text.replace("6.125", "6.126"))  # a demonstration's
+    assert docs_gen.check(tmp_path, demos=False) == []
+    page.write_text(text.replace("The common mistake", "A common mistake"))
+    assert docs_gen.check(tmp_path, demos=False) == [page]
+
+
+def test_docs_are_found_in_a_checkout_only(tmp_path, monkeypatch):
+    """An installed package has no docs/: the checkout is looked for in the
+    current folder and its parents, else the command says what to do."""
+    site = tmp_path / "site-packages"
+    (site / "keras_scratch_rnn").mkdir(parents=True)
+    monkeypatch.setattr(docs_gen, "ROOT", site)
+    clone = tmp_path / "clone"
+    for name in ("docs/images", "keras_scratch_rnn"):
+        (clone / name).mkdir(parents=True)
+    (clone / "pyproject.toml").touch()
+    assert docs_gen.find_docs_dir(clone / "docs" / "images") == clone / "docs"
+    assert docs_gen.find_docs_dir(site) is None
+    monkeypatch.chdir(site)
+    with pytest.raises(LookupError, match="no checkout"):
+        docs_gen.check()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["docs", "--check"])
+    assert exit_info.value.code == 2
+    monkeypatch.setattr(docs_gen, "ROOT", ROOT)  # an editable install
+    assert docs_gen.find_docs_dir(site) == DOCS
 
 
 @pytest.mark.parametrize(

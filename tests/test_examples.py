@@ -1,23 +1,78 @@
 """The examples run (quick mode) and show what they claim."""
 
+import argparse
 import importlib.util
 import pathlib
+import re
+import sys
 
 import pytest
 
+from keras_scratch_rnn import tbptt
 from keras_scratch_rnn.tolerances import (
     RNNLM_PERPLEXITY_RTOL,
     TRAINING_LOSS_RTOL,
 )
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+SCRIPTS = ("swap_in", "rnnlm", "digits", "stateful_forecast")
+PLOTTING = ("rnnlm", "digits", "stateful_forecast")
 
 
 def _load(name):
+    """The example as a module; its folder is on the path meanwhile, as
+    when it is run (for `_quiet_tensorflow`)."""
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
     return module
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_help_reads_as_plain_text(name, capsys):
+    """The description is the docstring's title, without Markdown's `#`."""
+    with pytest.raises(SystemExit) as exit_info:
+        _load(name).main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    description = out.split("\n\n")[1]
+    assert description[0].isupper(), description
+    assert "#" not in out
+
+
+@pytest.mark.parametrize("name", PLOTTING)
+def test_plots_go_to_the_current_folder_not_the_docs(name):
+    """A full run draws `<name>.png` here; `--quick` none unless asked; the
+    committed docs/images/ figures are redrawn only by an explicit --plot."""
+    module = _load(name)
+
+    def where(**args):
+        given = {"quick": False, "plot": None, "no_plot": False, **args}
+        return module.plot_path(None, argparse.Namespace(**given))
+
+    assert where() == f"{name}.png"
+    assert where(quick=True) is None
+    assert where(quick=True, plot="x.png") == "x.png"
+    assert where(no_plot=True) is None
+    with pytest.raises(SystemExit):  # --plot and --no-plot exclude each other
+        module.main(["--plot", "x.png", "--no-plot"])
+
+
+def test_readme_names_tbptt_tools_that_exist():
+    """examples/README.md's TBPTT section names functions that exist."""
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The TBPTT tools", 1)[1]
+    imported = re.search(r"from keras_scratch_rnn.tbptt import (.+)", section)
+    names = [n.strip() for n in imported.group(1).split(",")]
+    names += re.findall(r"`(\w+)\(model\)`", section)
+    names += re.findall(r"`(\w+)` is the book's", section)
+    assert "reset_rnn_states" in names and len(names) >= 5
+    missing = [n for n in names if not hasattr(tbptt, n)]
+    assert not missing, missing
 
 
 @pytest.mark.slow
@@ -51,10 +106,11 @@ def test_rnnlm_tokenizes_like_ptb(tmp_path):
 
 
 @pytest.mark.slow
-def test_rnnlm_keras_matches_the_books_numpy_code(tmp_path):
+def test_rnnlm_keras_matches_the_books_numpy_code(tmp_path, capsys):
     """Quick run: equal perplexity each epoch; the plot is written."""
     plot = tmp_path / "rnnlm.png"
     results = _load("rnnlm").main(["--quick", "--plot", str(plot)])
+    assert f"Saved the plot to {plot}" in capsys.readouterr().out
     numpy_ppl, keras_ppl = results["numpy"], results["keras"]
     assert len(numpy_ppl) == len(keras_ppl) == 5
     assert results["max_gap"] <= RNNLM_PERPLEXITY_RTOL
@@ -65,9 +121,10 @@ def test_rnnlm_keras_matches_the_books_numpy_code(tmp_path):
 
 
 @pytest.mark.slow
-def test_rnnlm_100_epochs_like_the_book():
+def test_rnnlm_100_epochs_like_the_book(capsys):
     """The book's run: 100 epochs; the curves agree at every epoch."""
     results = _load("rnnlm").main(["--no-plot"])
+    assert "No plot (--no-plot)" in capsys.readouterr().out
     assert len(results["gaps"]) == 100
     assert max(results["gaps"]) <= RNNLM_PERPLEXITY_RTOL
     assert results["numpy"][0] > 100  # epoch 1: far from memorized
@@ -75,9 +132,12 @@ def test_rnnlm_100_epochs_like_the_book():
 
 
 @pytest.mark.slow
-def test_digits_scratch_rnn_same_accuracy_as_simple_rnn(tmp_path):
+def test_digits_scratch_rnn_same_accuracy_as_simple_rnn(tmp_path, capsys):
     plot = tmp_path / "digits.png"
     results = _load("digits").main(["--quick", "--plot", str(plot)])
+    out = capsys.readouterr().out
+    assert re.search(r"\bms / epoch", out)  # as the plot's axis
+    assert not re.search(r"\bs / epoch", out)
     scratch, simple = results["ScratchRNN"], results["SimpleRNN"]
     assert results["max_gap"] <= TRAINING_LOSS_RTOL
     assert scratch["test_accuracy"][-1] > 0.6  # 10 classes: chance is 0.1

@@ -40,10 +40,12 @@ def test_scratch_rnn_config_has_the_same_arguments():
 
 
 def test_defaults_are_the_live_defaults():
-    """The shown defaults are SimpleRNN's (and ScratchRNN's) signature's."""
+    """The shown defaults are ScratchRNN's signature's, and SimpleRNN's
+    constructor's. (SimpleRNN's `call` says `training=False`, ScratchRNN's
+    `None`: both mean inference unless an enclosing call says otherwise.)"""
     layer = inspect.signature(ScratchRNN.__init__).parameters
     simple = inspect.signature(keras.layers.SimpleRNN.__init__).parameters
-    call = inspect.signature(keras.layers.SimpleRNN.call).parameters
+    call = inspect.signature(ScratchRNN.call).parameters
     for argument in explain.ARGUMENTS:
         source = call if argument.call else layer
         default = source[argument.name].default
@@ -80,6 +82,20 @@ def test_resolve_accepts_topics_and_arguments():
     assert explain.resolve("activity_regularizer").name == "regularizers"
     assert explain.resolve("go_backwards").name == "go_backwards"
     assert explain.resolve("nonsense") is None
+
+
+@pytest.mark.parametrize(
+    "typed", ["go-backwards", "Go_Backwards", " GO-BACKWARDS "]
+)
+def test_resolve_accepts_dashes_and_any_case(typed):
+    assert explain.resolve(typed) is explain.TOPICS["go_backwards"]
+    assert explain.resolve("Kernel-Initializer").name == "initializers"
+
+
+def test_names_are_listed_once():
+    names = explain.names()
+    assert len(names) == len(set(names))
+    assert set(names) == set(explain.TOPICS) | set(explain.argument_names())
 
 
 def _all_refs():
