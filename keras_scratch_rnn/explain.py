@@ -421,10 +421,13 @@ ARGUMENTS = (
         [
             (
                 "training",
-                "False",
+                "None",
                 (
-                    "Training mode: dropout acts only when True.",
-                    "学習モード。True のときだけドロップアウトが働く。",
+                    "Training mode: dropout acts only when True. None takes "
+                    "the enclosing call's mode (True in fit()), else False.",
+                    "学習モード。True のときだけドロップアウトが働く。None は"
+                    "外側の呼び出しのモード（fit() の中では True）、なければ "
+                    "False。",
                 ),
             )
         ],
@@ -1125,9 +1128,9 @@ TOPICS = {
                 ),
                 CodeRef(
                     _OPS,
-                    "_loop",
-                    "bound, jit_compile=True, reduce_retracing=True, "
-                    "autograph=False",
+                    "_run_loop",
+                    "if unroll:  # a Python loop, traced into the caller's "
+                    "graph",
                 ),
             ),
             backward=(
@@ -1349,8 +1352,23 @@ def argument_names():
     return [a.name for a in ARGUMENTS]
 
 
+def names():
+    """Every name `resolve` knows, topics first, each once."""
+    return list(dict.fromkeys(topic_names() + argument_names()))
+
+
+def normalize(name):
+    """`Go-Backwards` -> `go_backwards`: any case, dashes as on the CLI."""
+    return name.strip().lower().replace("-", "_")
+
+
 def resolve(name):
-    """The topic explaining `name` (a topic or an argument name), or None."""
+    """The topic explaining `name` (a topic or an argument name), or None.
+
+    Any case, and dashes for underscores (`go-backwards`, as `compare`
+    spells it) are accepted.
+    """
+    name = normalize(name)
     if name in TOPICS:
         return TOPICS[name]
     for argument in ARGUMENTS:
@@ -1475,11 +1493,26 @@ def topic_lines(topic, lang="en", style=None, width=80, report=None):
     Returns:
         `(lines, report)`.
     """
-    style = style or Style(False)
+    head, tail = topic_frame(topic, lang, style, width)
     if report is None:
         demo, report = demo_lines(topic.name, lang)
     else:
         demo = _demo_lines(report, lang)
+    return [*head, *demo_block(demo), *tail], report
+
+
+def demo_block(demo):
+    """A demonstration's lines, indented under their heading."""
+    return ["  " + line if line else line for line in demo]
+
+
+def topic_frame(topic, lang="en", style=None, width=80):
+    """A topic for the terminal around its demonstration: `(head, tail)`.
+
+    Needs no TensorFlow: the command line prints `head` (which ends with
+    the demonstration's heading) before it runs the demonstration.
+    """
+    style = style or Style(False)
     grouped = arguments_of(topic)
     if len(grouped) > 1:
         title = topic.name
@@ -1508,10 +1541,9 @@ def topic_lines(topic, lang="en", style=None, width=80, report=None):
         lines += wrap(pick(text, lang), width, indent="  ")
         lines += _ref_lines(refs, style)
     lines += ["", style(label("demo", lang), "bold", "cyan")]
-    lines += ["  " + line if line else line for line in demo]
-    lines += ["", style(label("mistake", lang), "bold", "yellow")]
-    lines += wrap(pick(topic.mistake, lang), width, indent="  ")
-    return lines, report
+    tail = ["", style(label("mistake", lang), "bold", "yellow")]
+    tail += wrap(pick(topic.mistake, lang), width, indent="  ")
+    return lines, tail
 
 
 def md_table(header, rows):
@@ -1583,8 +1615,10 @@ __all__ = [
     "Topic",
     "code_ref_exists",
     "demo_lines",
+    "names",
     "overview_lines",
     "resolve",
+    "topic_frame",
     "topic_lines",
     "topic_markdown",
 ]

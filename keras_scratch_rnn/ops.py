@@ -34,7 +34,9 @@ pre-activations `a_t`, which the forward then keeps.
 Speed: the two loops (`_forward_loop`, `_backward_loop`) are compiled by XLA
 (`XLA_LOOPS`), which turns a `tf.while_loop` step from tens of
 microseconds of TensorFlow overhead into a few and writes each step in
-place; the hoisted matmuls stay TensorFlow ops. Everything is batch-major
+place; the hoisted matmuls stay TensorFlow ops. XLA compiles once per
+input shape, so eager calls keep the plain loop for shapes they have not
+seen repeatedly (`EAGER_XLA_AFTER`). Everything is batch-major
 (N, T, H), as Keras gives and wants it, so no sequence is ever transposed.
 Inside a `tf.function`, `scratch_rnn` cuts the batch into `BATCH_PARTS`
 parts, independent recurrences that run side by side (see `BATCH_PARTS`).
@@ -43,6 +45,7 @@ hand; to differentiate, use `scratch_rnn` (TensorFlow cannot autodiff
 through the compiled loops).
 """
 
+import collections
 import functools
 
 import tensorflow as tf
@@ -317,7 +320,8 @@ def _backward_loop(
     return ys, dh0, dW[:D], dW[D:], db  # dx, dh0, dWx, dWh, db
 
 
-# Compile the loops with XLA (see `_loop`); `False` runs plain while loops.
+# Compile the loops with XLA (see `_run_loop`); `False` runs plain while
+# loops.
 XLA_LOOPS = True
 
 # From this many units H and batch rows N on (an unknown N counts as
@@ -330,35 +334,63 @@ XLA_LOOPS = True
 PER_STEP_UNITS = 128
 PER_STEP_BATCH = 128
 
-_COMPILED_LOOPS = {}
+# XLA compiles a loop again for every new input shape, which costs about as
+# much as a few hundred plain steps. Inside a `tf.function` that is paid
+# once per traced shape; eager code may call with a new shape every time (a
+# notebook trying lengths). So an eager call runs the plain while loop for
+# a shape until it has seen that shape EAGER_XLA_AFTER times, and the
+# compiled one from then on (measured by `benchmarks/eager_lengths.py`).
+EAGER_XLA_AFTER = 2
+
+_LOOPS = {}  # one traced function per loop, options and compilation
+_EAGER_CALLS = collections.Counter()  # eager calls per loop and shapes
 
 
-def _loop(fn, activation, zero_output_for_mask, unroll, per_step):
-    """`fn` with its static options bound; XLA-compiled unless `unroll`.
+def _with_nones(fn, specs, *tensors):
+    """`fn` called with `tensors` and a `None` where `specs` has one."""
+    given = iter(tensors)
+    return fn(*(None if s is None else next(given) for s in specs))
 
-    XLA turns the `tf.while_loop` into a tight native loop (a few us per
-    step instead of tens); one compiled function per options set, shared by
-    all layers, compiled again for each new input shape.
+
+def _run_loop(fn, args, activation, zero_output_for_mask, unroll, per_step):
+    """`fn(*args)` with its static options bound, in a shared `tf.function`.
+
+    Each function is traced once, for any shape (every dimension `None`),
+    and shared by all layers. XLA compiles it (a tight native loop: a few
+    us per step instead of tens) unless `unroll`, or when eager on a shape
+    seen less than `EAGER_XLA_AFTER` times before.
     """
-    compiled = XLA_LOOPS and not unroll
-    key = (fn, activation, zero_output_for_mask, unroll, compiled, per_step)
-    if key not in _COMPILED_LOOPS:
-        bound = functools.partial(
-            fn,
-            activation=activation,
-            zero_output_for_mask=zero_output_for_mask,
-            unroll=unroll,
-            compiled=compiled,
-            per_step=per_step,
+    options = dict(
+        activation=activation,
+        zero_output_for_mask=zero_output_for_mask,
+        unroll=unroll,
+        per_step=per_step,
+    )
+    if unroll:  # a Python loop, traced into the caller's graph
+        return fn(*args, compiled=False, **options)
+    specs = tuple(
+        None if a is None else tf.TensorSpec([None] * a.shape.rank, a.dtype)
+        for a in args
+    )
+    key = (fn, specs, *options.values())
+    compiled = XLA_LOOPS
+    if compiled and tf.executing_eagerly():
+        shapes = tuple(None if a is None else tuple(a.shape) for a in args)
+        _EAGER_CALLS[key, shapes] += 1
+        compiled = _EAGER_CALLS[key, shapes] > EAGER_XLA_AFTER
+    if (key, compiled) not in _LOOPS:
+        bound = functools.partial(fn, compiled=compiled, **options)
+        # A partial, not a closure: TensorFlow counts the traces of all
+        # functions sharing a `__code__` together, and would warn about
+        # retracing when each loop traces once.
+        loop = functools.partial(_with_nones, bound, specs)
+        _LOOPS[key, compiled] = tf.function(
+            loop,
+            input_signature=[s for s in specs if s is not None],
+            jit_compile=compiled,
+            autograph=False,
         )
-        _COMPILED_LOOPS[key] = (
-            bound
-            if not compiled
-            else tf.function(
-                bound, jit_compile=True, reduce_retracing=True, autograph=False
-            )
-        )
-    return _COMPILED_LOOPS[key]
+    return _LOOPS[key, compiled](*(a for a in args if a is not None))
 
 
 def _per_step(x, kernel):
@@ -392,13 +424,13 @@ def _forward(
         if bias is not None:
             xw = xw + bias  # x_t Wx + b
         xs = tf.reshape(xw, (N, T, -1))
-    loop = _loop(
-        _forward_loop, activation, zero_output_for_mask, unroll, per_step
-    )
-    hs, outputs, pre, o_last = loop(
+    args = (
         xs, h0, kernel, recurrent_kernel, bias, _column_mask(mask),
         recurrent_dropout_mask,
     )  # fmt: skip
+    hs, outputs, pre, o_last = _run_loop(
+        _forward_loop, args, activation, zero_output_for_mask, unroll, per_step
+    )
     if outputs is None:  # no mask: o_t = h_t
         outputs = hs
     shape = x.shape[:2] + kernel.shape[1:]
@@ -435,12 +467,13 @@ def _backward(
     per_step = _per_step(x, kernel)
     r = recurrent_dropout_mask
     x = _step_inputs(x, mask, input_dropout_mask)  # (N, T, D), as forward
-    loop = _loop(
-        _backward_loop, activation, zero_output_for_mask, unroll, per_step
-    )
-    results = loop(
+    args = (
         d_outputs, dh_last, d_last, x, h0, hs, pre, kernel, recurrent_kernel,
         _column_mask(mask), r,
+    )  # fmt: skip
+    results = _run_loop(
+        _backward_loop, args, activation, zero_output_for_mask, unroll,
+        per_step,
     )  # fmt: skip
     if per_step:
         dx, dh0, dkernel, drecurrent_kernel, dbias = results
