@@ -27,8 +27,9 @@ from keras_scratch_rnn.tolerances import (
     scaled_error,
 )
 
-# Every test runs with both loop strategies of `ops` (see conftest.py).
-pytestmark = pytest.mark.usefixtures("loop_strategy")
+# Tests that run the loops in this process do so with both strategies of
+# `ops` (see conftest.py).
+both_strategies = pytest.mark.usefixtures("loop_strategy")
 
 SEED = 0
 N, T, D, H = 4, 6, 3, 5
@@ -142,6 +143,7 @@ def mixed_float16():
         keras.mixed_precision.set_global_policy("float32")
 
 
+@both_strategies
 @pytest.mark.usefixtures("mixed_float16")
 @pytest.mark.parametrize("kind", ["layer", "cell"])
 def test_mixed_float16_dtypes_and_parity(kind):
@@ -169,6 +171,7 @@ def test_mixed_float16_dtypes_and_parity(kind):
     assert_close([out, *grads], [exact_out, *exact_grads], FLOAT16_PARITY)
 
 
+@both_strategies
 @pytest.mark.usefixtures("mixed_float16")
 def test_mixed_float16_backward_does_not_overflow():
     """With the loss scaled by the LossScaleOptimizer (2**15), the float16
@@ -218,6 +221,7 @@ def test_mixed_float16_backward_does_not_overflow():
     assert_close(ours.get_weights(), simple.get_weights(), FLOAT16_PARITY)
 
 
+@both_strategies
 @pytest.mark.usefixtures("mixed_float16")
 def test_mixed_float16_fit_matches_simple_rnn():
     """Two epochs of `fit` under mixed_float16 give SimpleRNN's loss curve
@@ -247,6 +251,7 @@ def test_policy_is_float32_outside_the_fixture():
 # --- 2. XLA ------------------------------------------------------------------
 
 
+@both_strategies
 def test_jit_compile_fit_matches_no_jit_and_simple_rnn():
     """`compile(jit_compile=True)` (XLA) trains as `jit_compile=False` and
     as SimpleRNN under XLA: same losses per epoch and same weights."""
@@ -284,6 +289,7 @@ def _masked_model(rnn):
     )
 
 
+@both_strategies
 def test_jit_compile_masked_fit():
     """With an Embedding(mask_zero=True) mask, XLA training equals non-XLA
     training and SimpleRNN under XLA."""
@@ -312,6 +318,7 @@ def test_jit_compile_masked_fit():
         assert_close(xla_w, weights, FLOAT32_PARITY, str(key))
 
 
+@both_strategies
 @pytest.mark.parametrize("masked", [False, True])
 def test_xla_function_gradients_match_eager(masked):
     """`tf.function(jit_compile=True)` around a GradientTape step compiles
@@ -337,6 +344,7 @@ def test_xla_function_gradients_match_eager(masked):
 # --- 3. Retracing and unknown shapes -----------------------------------------
 
 
+@both_strategies
 def test_reduce_retracing_over_batch_and_time():
     """`tf.function(reduce_retracing=True)` on 6 shapes traces at most 3
     times (then with unknown batch and time) and equals eager results."""
@@ -361,6 +369,7 @@ def test_reduce_retracing_over_batch_and_time():
     assert step.experimental_get_tracing_count() <= 3
 
 
+@both_strategies
 @pytest.mark.parametrize("kind", ["layer", "cell"])
 def test_unknown_batch_and_time_signature(kind):
     """One trace with `input_signature=(None, None, D)` serves T = 1, 3, 7
@@ -387,6 +396,7 @@ def test_unknown_batch_and_time_signature(kind):
 # --- 4. Eager custom_gradient over Keras variables ---------------------------
 
 
+@both_strategies
 @pytest.mark.parametrize("kind", ["layer", "cell"])
 def test_eager_tape_over_trainable_weights(kind):
     """An eager GradientTape over `layer(x)` reaches every Keras variable
@@ -499,7 +509,8 @@ DISTRIBUTED_SCRIPT = textwrap.dedent(
 def test_mirrored_strategy_matches_single_device(tmp_path):
     """Two-replica MirroredStrategy training (two logical CPUs) ends with
     the weights of single-device training on the same global batches, and
-    with those of SimpleRNN under the same strategy."""
+    with those of SimpleRNN under the same strategy. (A child process, with
+    the default ways of `ops`: the `loop_strategy` fixture cannot reach it.)"""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     run = subprocess.run(
         [sys.executable, "-c", DISTRIBUTED_SCRIPT],

@@ -5,10 +5,15 @@ plain tanh RNN; TF autodiff through a Python loop written here is the ground
 truth for the extensions (mask, dropout masks, other activations, no bias).
 """
 
+import collections
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import LOOP_STRATEGIES, use_loop_strategy
+from covering import case_id, covering
 
+from keras_scratch_rnn import ops
 from keras_scratch_rnn.ops import (
     rnn_backward,
     rnn_forward,
@@ -23,8 +28,8 @@ from keras_scratch_rnn.tolerances import (
     scaled_error,
 )
 
-# Every test runs with both loop strategies (see conftest.py).
-pytestmark = pytest.mark.usefixtures("loop_strategy")
+# Tests of the loops run with both of their strategies (see conftest.py):
+# each in full (`loop_strategy`), or as one option of a covering set.
 
 SEED = 0
 N, T, D, H = 3, 5, 4, 6
@@ -180,6 +185,7 @@ def reference_time_rnn(a):
 # --- 1. TF ops vs the NumPy reference (float64, tanh, no mask/dropout) -------
 
 
+@pytest.mark.usefixtures("loop_strategy")
 @pytest.mark.parametrize("unroll", [False, True])
 def test_rnn_forward_matches_time_rnn(unroll):
     """rnn_forward outputs and hs equal TimeRNN.forward from a nonzero h0."""
@@ -195,6 +201,7 @@ def test_rnn_forward_matches_time_rnn(unroll):
     assert_close(hs, hs_ref, FLOAT64_PARITY, "hs")
 
 
+@pytest.mark.usefixtures("loop_strategy")
 @pytest.mark.parametrize("unroll", [False, True])
 @pytest.mark.parametrize("dh_last_nonzero", [False, True])
 def test_rnn_backward_matches_time_rnn(dh_last_nonzero, unroll):
@@ -263,36 +270,63 @@ def test_rnn_step_matches_reference_rnn(mode):
 
 # --- 2. scratch_rnn gradients vs autodiff through a Python loop --------------
 
-# (activation, mask, dropout, zero_output_for_mask, unroll, use_bias):
-# the full product for tanh (zero_output_for_mask only matters with a mask),
-# then every other activation without and with mask + dropout masks.
+# (activation, mask, dropout, zero_output_for_mask, unroll, use_bias), with
+# the mode and the loops' strategy: for tanh, every combination of any
+# three options (zero_output_for_mask only matters with a mask); then every
+# other activation without and with mask + dropout masks, each in both
+# modes and with both strategies (every pair).
 _MASKINGS = [(False, False), (True, False), (True, True)]  # (mask, zero_out)
 CONFIGS = [
-    ("tanh", mask, dropout, zero_out, unroll, use_bias)
-    for mask, zero_out in _MASKINGS
-    for dropout in (False, True)
-    for unroll in (False, True)
-    for use_bias in (False, True)
+    (
+        ("tanh", *c["masking"], c["dropout"], c["unroll"], c["use_bias"]),
+        c["mode"],
+        c["strategy"],
+    )
+    for c in covering(
+        {
+            "masking": _MASKINGS,
+            "dropout": [False, True],
+            "unroll": [False, True],
+            "use_bias": [False, True],
+            "mode": list(MODES),
+            "strategy": list(LOOP_STRATEGIES),
+        }
+    )
 ] + [
-    (activation, masked, masked, False, False, True)
-    for activation in ("sigmoid", "relu", "linear", tf.nn.elu, tf.nn.softmax)
-    for masked in (False, True)
-]
+    ((c["activation"], c["masked"], c["masked"], False, False, True),
+     c["mode"], c["strategy"])
+    for c in covering(
+        {
+            "activation": [
+                "sigmoid", "relu", "linear", tf.nn.elu, tf.nn.softmax
+            ],
+            "masked": [False, True],
+            "mode": list(MODES),
+            "strategy": list(LOOP_STRATEGIES),
+        },
+        strength=2,
+    )
+]  # fmt: skip
 
 
-def _config_id(config):
-    activation, mask, dropout, zero_out, unroll, use_bias = config
+def _config_id(case):
+    (activation, mask, dropout, zero_out, unroll, use_bias), mode, strategy = (
+        case
+    )
     name = activation if isinstance(activation, str) else activation.__name__
     flags = dict(
         mask=mask, drop=dropout, zero=zero_out, unroll=unroll, bias=use_bias
     )
-    return "-".join([name] + [k for k, v in flags.items() if v])
+    return "-".join(
+        [name] + [k for k, v in flags.items() if v] + [mode, strategy]
+    )
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("config", CONFIGS, ids=_config_id)
-def test_scratch_rnn_gradients_match_autodiff(config, mode):
+@pytest.mark.parametrize("case", CONFIGS, ids=_config_id)
+def test_scratch_rnn_gradients_match_autodiff(case, monkeypatch):
     """Handwritten BPTT equals TF autodiff of the same math, eager and graph."""
+    config, mode, strategy = case
+    use_loop_strategy(monkeypatch, strategy)
     activation, mask, dropout, zero_out, unroll, use_bias = config
     t = tensors(make_inputs(), use_bias)
     options = make_options(
@@ -314,32 +348,68 @@ def test_scratch_rnn_gradients_match_autodiff(config, mode):
         assert_close(g, w, FLOAT64_PARITY, f"d{name}")
 
 
-def test_one_compiled_loop_serves_many_shapes():
-    """The compiled loops are shared by all layers and relax their traced
-    shapes after a few (`reduce_retracing`): sizes must come from the
-    tensors, not from the traced static shapes."""
-    for seed, (n, t, d, h) in enumerate(
-        [(3, 5, 4, 6), (2, 4, 3, 7), (4, 3, 6, 2)]
+SHAPES = [(3, 5, 4, 6), (2, 4, 3, 7), (4, 3, 6, 2)]  # (N, T, D, H)
+
+
+def _shaped_args(seed, n, t, d, h):
+    rng = np.random.default_rng(seed)
+    shapes = dict(
+        x=(n, t, d),
+        h0=(n, h),
+        kernel=(d, h),
+        recurrent_kernel=(h, h),
+        bias=(h,),
+        G=(n, t, h),
+        G2=(n, h),
+    )
+    return [tf.constant(rng.normal(scale=0.5, size=shapes[k]))
+            for k in (*INPUT_NAMES, "G", "G2")]  # fmt: skip
+
+
+def _assert_matches_autodiff(args, name):
+    got = loss_and_grads(scratch_rnn, *args)
+    want = loss_and_grads(loop_rnn, *args)
+    assert_close(got[0], want[0], FLOAT64_PARITY, f"outputs {name}")
+    for g, w, k in zip(got[2], want[2], INPUT_NAMES):
+        assert_close(g, w, FLOAT64_PARITY, f"d{k} {name}")
+
+
+def test_one_traced_loop_serves_many_shapes(monkeypatch):
+    """The loops are traced once, for any shape, and shared by all layers:
+    sizes must come from the tensors. Compiled (EAGER_XLA_AFTER = 0) and
+    plain, no loop function is ever traced twice (no retracing)."""
+    monkeypatch.setattr(ops, "_LOOPS", {})
+    monkeypatch.setattr(ops, "_EAGER_CALLS", collections.Counter())
+    for after in (0, 10**9):
+        monkeypatch.setattr(ops, "EAGER_XLA_AFTER", after)
+        for seed, shape in enumerate(SHAPES):
+            _assert_matches_autodiff(_shaped_args(seed, *shape), seed)
+    assert {compiled for _, compiled in ops._LOOPS} == {True, False}
+    for fn in ops._LOOPS.values():
+        assert fn.experimental_get_tracing_count() == 1
+
+
+def test_eager_calls_compile_a_shape_once_it_repeats(monkeypatch):
+    """Eagerly, a new shape runs the plain loop; from its
+    (EAGER_XLA_AFTER + 1)-th call on, the XLA-compiled one, with the same
+    results (float64, 1e-12)."""
+    monkeypatch.setattr(ops, "_LOOPS", {})
+    monkeypatch.setattr(ops, "_EAGER_CALLS", collections.Counter())
+    args = _shaped_args(0, *SHAPES[0])
+    results, compiled = [], []
+    for _ in range(ops.EAGER_XLA_AFTER + 1):
+        results.append(loss_and_grads(scratch_rnn, *args))
+        compiled.append(sorted({c for _, c in ops._LOOPS}))
+    assert compiled[:-1] == [[False]] * ops.EAGER_XLA_AFTER
+    assert compiled[-1] == [False, True]
+    first, last = results[0], results[-1]
+    for got, want in zip(
+        [last[0], last[1], *last[2]], [first[0], first[1], *first[2]]
     ):
-        rng = np.random.default_rng(seed)
-        shapes = dict(
-            x=(n, t, d),
-            h0=(n, h),
-            kernel=(d, h),
-            recurrent_kernel=(h, h),
-            bias=(h,),
-            G=(n, t, h),
-            G2=(n, h),
-        )
-        args = [tf.constant(rng.normal(scale=0.5, size=shapes[k]))
-                for k in (*INPUT_NAMES, "G", "G2")]  # fmt: skip
-        got = loss_and_grads(scratch_rnn, *args)
-        want = loss_and_grads(loop_rnn, *args)
-        assert_close(got[0], want[0], FLOAT64_PARITY, f"outputs {seed}")
-        for name, g, w in zip(INPUT_NAMES, got[2], want[2]):
-            assert_close(g, w, FLOAT64_PARITY, f"d{name} {seed}")
+        assert_close(got, want, FLOAT64_PARITY, "compiled vs plain")
 
 
+@pytest.mark.usefixtures("loop_strategy")
 @pytest.mark.parametrize("rows", [1, 2, 3])
 def test_unknown_batch_size(rows):
     """Traced with an unknown N, the batch is cut into parts at run time; at
@@ -385,6 +455,7 @@ def _outputs_only_grads(x, h0, kernel, recurrent_kernel, mask):
     return tape.gradient(loss, params)
 
 
+@pytest.mark.usefixtures("loop_strategy")
 @pytest.mark.parametrize("mode", MODES)
 def test_scratch_rnn_unused_final_state(mode):
     """A loss on the outputs alone (h_last unused) still gets gradients."""
@@ -411,6 +482,7 @@ EDGE_MASK = np.array(
 )
 
 
+@pytest.mark.usefixtures("loop_strategy")
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("zero_output_for_mask", [False, True])
 def test_scratch_rnn_edge_masks(zero_output_for_mask, mode):
@@ -442,6 +514,7 @@ def rel_err(a, n):
     return float(np.abs(a - n).max() / scale)
 
 
+@pytest.mark.usefixtures("loop_strategy")
 def test_scratch_rnn_central_differences():
     """Masked, dropout-masked scratch_rnn gradients match central diffs."""
     a = make_inputs()
@@ -467,12 +540,27 @@ def test_scratch_rnn_central_differences():
 # --- 4. NaN safety and zero gradients at masked steps ------------------------
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("unroll", [False, True])
-@pytest.mark.parametrize("activation", ["tanh", tf.nn.elu])
-@pytest.mark.parametrize("nan_padding", [False, True])
-def test_masked_steps(nan_padding, activation, unroll, mode):
+def _cases(**factors):
+    """Every pair of these factors' values, and both loop strategies."""
+    return covering({**factors, "strategy": list(LOOP_STRATEGIES)}, strength=2)
+
+
+@pytest.mark.parametrize(
+    "case",
+    _cases(
+        nan_padding=[False, True],
+        activation=["tanh", tf.nn.elu],
+        unroll=[False, True],
+        mode=list(MODES),
+    ),
+    ids=case_id,
+)
+def test_masked_steps(case, monkeypatch):
     """NaN padding stays out of outputs/gradients; dx is 0 at masked steps."""
+    use_loop_strategy(monkeypatch, case["strategy"])
+    nan_padding, activation, unroll, mode = (
+        case[k] for k in ("nan_padding", "activation", "unroll", "mode")
+    )
     a = make_inputs()
     if nan_padding:
         a["x"][~MASK] = np.nan
@@ -497,6 +585,7 @@ def test_masked_steps(nan_padding, activation, unroll, mode):
 # --- 5. rnn_backward alone; unroll; static T ---------------------------------
 
 
+@pytest.mark.usefixtures("loop_strategy")
 @pytest.mark.parametrize("activation", ["tanh", tf.nn.softmax])
 def test_rnn_backward_standalone_unroll_equivalence(activation):
     """rnn_backward runs without a tape; unroll=True equals unroll=False."""
@@ -574,12 +663,22 @@ def test_bad_activation_raises(op, activation):
 # --- 7. float32 --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("unroll", [False, True])
-@pytest.mark.parametrize("activation", ["tanh", tf.nn.elu])
-@pytest.mark.parametrize("masked", [False, True])
-def test_float32(masked, activation, unroll, mode):
+@pytest.mark.parametrize(
+    "case",
+    _cases(
+        masked=[False, True],
+        activation=["tanh", tf.nn.elu],
+        unroll=[False, True],
+        mode=list(MODES),
+    ),
+    ids=case_id,
+)
+def test_float32(case, monkeypatch):
     """float32 in, float32 out and gradients, close to the float64 result."""
+    use_loop_strategy(monkeypatch, case["strategy"])
+    masked, activation, unroll, mode = (
+        case[k] for k in ("masked", "activation", "unroll", "mode")
+    )
     results = {}
     for dtype in (np.float32, np.float64):
         t = tensors(make_inputs(dtype=dtype))

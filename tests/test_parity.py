@@ -6,11 +6,11 @@ The comparison itself is `keras_scratch_rnn.parity.compare` (also the main
 job); the last tests show it does catch a difference.
 """
 
-import itertools
-
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import LOOP_STRATEGIES, use_loop_strategy
+from covering import case_id, covering
 
 from keras_scratch_rnn import ops, parity
 from keras_scratch_rnn.tolerances import (
@@ -45,63 +45,115 @@ def _assert_parity(config, options, in_function):
     assert errors[worst] <= FLOAT32_PARITY, (worst, errors)
 
 
-@pytest.mark.parametrize("unroll", [False, True])
-@pytest.mark.parametrize("initial_state", [False, True])
-@pytest.mark.parametrize("masking", MASKING)
-@pytest.mark.parametrize(
-    "flags", list(itertools.product([False, True], repeat=4))
+# Every combination of any three of the options (not all of them: see
+# tests/covering.py), eagerly with each handwritten derivative and inside
+# `tf.function` with each way of the loops.
+OPTIONS = {
+    **{flag: [False, True] for flag in FLAGS},
+    "masking": list(MASKING),
+    "initial_state": [False, True],
+    "unroll": [False, True],
+}
+EAGER_CASES = covering({**OPTIONS, "activation": ["tanh", "relu"]})
+FUNCTION_CASES = covering({**OPTIONS, "strategy": list(LOOP_STRATEGIES)})
+
+
+def _options_case(case):
+    flags = tuple(case[flag] for flag in FLAGS)
+    return _case(
+        flags,
+        case["masking"],
+        case.get("activation", "tanh"),
+        case["initial_state"],
+        case["unroll"],
+    )
+
+
+@pytest.mark.parametrize("case", EAGER_CASES, ids=case_id)
+def test_eager_options(case):
+    """Any three options together, handwritten derivatives, eager."""
+    _assert_parity(*_options_case(case), in_function=False)
+
+
+@pytest.mark.parametrize("case", FUNCTION_CASES, ids=case_id)
+def test_function_options(case, monkeypatch):
+    """Any three options together (tanh) inside `tf.function`, with both
+    ways of the loops."""
+    use_loop_strategy(monkeypatch, case["strategy"])
+    _assert_parity(*_options_case(case), in_function=True)
+
+
+ACTIVATION_CASES = covering(
+    {
+        "activation": [
+            "relu",
+            "sigmoid",
+            None,
+            "gelu",
+            "softmax",
+            "elu",
+            "selu",
+        ],
+        "go_backwards": [False, True],
+        "masking": list(MASKING),
+        "in_function": [False, True],
+        "strategy": list(LOOP_STRATEGIES),
+    },
+    strength=2,
 )
-@pytest.mark.parametrize("activation", ["tanh", "relu"])
-def test_eager_product(activation, flags, masking, initial_state, unroll):
-    """Every combination of the options, handwritten derivatives, eager."""
-    config, options = _case(flags, masking, activation, initial_state, unroll)
-    _assert_parity(config, options, in_function=False)
 
 
-@pytest.mark.parametrize("unroll", [False, True])
-@pytest.mark.parametrize("initial_state", [False, True])
-@pytest.mark.parametrize("masking", MASKING)
-@pytest.mark.parametrize(
-    "flags", list(itertools.product([False, True], repeat=4))
-)
-@pytest.mark.usefixtures("loop_strategy")
-def test_function_product(flags, masking, initial_state, unroll):
-    """Every combination of the options (tanh) inside `tf.function`."""
-    config, options = _case(flags, masking, "tanh", initial_state, unroll)
-    _assert_parity(config, options, in_function=True)
+@pytest.mark.parametrize("case", ACTIVATION_CASES, ids=case_id)
+def test_activations(case, monkeypatch):
+    """Handwritten and locally differentiated activations, each with every
+    other option's values (every pair of values covered)."""
+    use_loop_strategy(monkeypatch, case["strategy"])
+    flags = (True, True, case["go_backwards"], True)
+    config, options = _case(
+        flags, case["masking"], case["activation"], True, False
+    )
+    _assert_parity(config, options, in_function=case["in_function"])
 
 
-@pytest.mark.parametrize("in_function", [False, True])
-@pytest.mark.parametrize("masking", MASKING)
-@pytest.mark.parametrize("go_backwards", [False, True])
-@pytest.mark.parametrize(
-    "activation", ["relu", "sigmoid", None, "gelu", "softmax", "elu", "selu"]
-)
-@pytest.mark.usefixtures("loop_strategy")
-def test_activations(activation, go_backwards, masking, in_function):
-    """Handwritten and locally differentiated activations, both modes."""
-    flags = (True, True, go_backwards, True)
-    config, options = _case(flags, masking, activation, True, False)
-    _assert_parity(config, options, in_function=in_function)
+DROPOUT_CASES = [
+    {**case, "training": True}
+    for case in covering(
+        {
+            "rates": [
+                (0.3, 0.0),
+                (0.0, 0.4),
+                (0.5, 0.2),
+                (1.0, 0.0),
+                (0.0, 1.0),
+            ],
+            "in_function": [False, True],
+            "strategy": list(LOOP_STRATEGIES),
+        },
+        strength=2,
+    )
+] + [
+    {"rates": (0.5, 0.2), "in_function": f, "strategy": s, "training": False}
+    for f, s in ((False, "hoisted"), (True, "per_step"))
+]
 
 
-@pytest.mark.parametrize("in_function", [False, True])
-@pytest.mark.parametrize(
-    "rates", [(0.3, 0.0), (0.0, 0.4), (0.5, 0.2), (1.0, 0.0), (0.0, 1.0)]
-)
-@pytest.mark.parametrize("training", [False, True])
-@pytest.mark.usefixtures("loop_strategy")
-def test_dropout(rates, training, in_function):
+@pytest.mark.parametrize("case", DROPOUT_CASES, ids=case_id)
+def test_dropout(case, monkeypatch):
     """Same seed, same masks: dropout parity in training and inference."""
+    use_loop_strategy(monkeypatch, case["strategy"])
     config = {
-        "dropout": rates[0],
-        "recurrent_dropout": rates[1],
+        "dropout": case["rates"][0],
+        "recurrent_dropout": case["rates"][1],
         "seed": 11,
         "return_sequences": True,
         "return_state": True,
     }
-    options = {"mask": True, "initial_state": True, "training": training}
-    _assert_parity(config, options, in_function=in_function)
+    options = {
+        "mask": True,
+        "initial_state": True,
+        "training": case["training"],
+    }
+    _assert_parity(config, options, in_function=case["in_function"])
 
 
 @pytest.mark.parametrize("in_function", [False, True])
