@@ -30,6 +30,9 @@ import subprocess
 import sys
 import time
 
+# No TensorFlow C++ log lines unless asked (TF_CPP_MIN_LOG_LEVEL=0).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 import keras
 import numpy as np
 import tensorflow as tf

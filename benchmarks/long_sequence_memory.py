@@ -21,6 +21,9 @@ import os
 import subprocess
 import sys
 
+# No TensorFlow C++ log lines unless asked (TF_CPP_MIN_LOG_LEVEL=0).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
 LAYERS = ("ScratchRNN", "SimpleRNN")
 SHAPE = {"N": 2, "D": 3, "H": 8}
 

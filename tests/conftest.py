@@ -26,3 +26,13 @@ def loop_strategy(request, monkeypatch):
     """Runs a test with both ways of `ops` (see `use_loop_strategy`)."""
     use_loop_strategy(monkeypatch, request.param)
     return request.param
+
+
+@pytest.fixture(scope="session")
+def demo_reports():
+    """Every `explain` topic's demonstration, run once per test process:
+    `{topic: Report}` (test_explain.py and test_docs.py share it, and run
+    in one worker: their `xdist_group`)."""
+    from keras_scratch_rnn import docs_gen
+
+    return docs_gen.run_demos()

@@ -22,9 +22,13 @@ MAX_PNG_BYTES = 250_000
 MAX_PNG_WIDTH = 1400
 
 
+# With test_explain.py in one worker, to share `demo_reports`.
+pytestmark = pytest.mark.xdist_group("demos")
+
+
 @pytest.fixture(scope="module")
-def rendered():
-    return docs_gen.render()
+def rendered(demo_reports):
+    return docs_gen.render(demo_reports)
 
 
 def test_generated_docs_are_up_to_date(rendered):

@@ -19,6 +19,9 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # A demo runs in well under this on 2 cores (measured: under 1 s each).
 DEMO_SECONDS = 10
 
+# With test_docs.py in one worker, to share `demo_reports`.
+pytestmark = pytest.mark.xdist_group("demos")
+
 
 def _live_arguments():
     config = set(keras.layers.SimpleRNN(1).get_config())
@@ -244,8 +247,8 @@ CLAIMS = {
 
 
 @pytest.fixture(scope="module")
-def reports():
-    return {name: demos.run(name) for name in demos.DEMOS}
+def reports(demo_reports):
+    return demo_reports
 
 
 def test_every_demo_has_claims():
