@@ -11,7 +11,11 @@ script prints the total time of each round, the medians and their ratio.
 - gradient: `tape.gradient` of a loss through the layer, eagerly, one call
   per length (forward and backward);
 - repeated: the same length called again and again (what an eager custom
-  training loop does), as a check that the fast path for one shape stays.
+  training loop does).
+
+ScratchRNN runs its plain while loop when called eagerly (XLA would
+compile again for every new shape); inside `tf.function` its loops are
+XLA-compiled (`benchmarks/bench.py` times that).
 
     python benchmarks/eager_lengths.py           # 5 rounds of 9 lengths
     python benchmarks/eager_lengths.py --quick   # 1 round
@@ -30,7 +34,7 @@ import tensorflow as tf
 
 # Time the package of this checkout, not an older installed copy.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from keras_scratch_rnn import ScratchRNN, ops
+from keras_scratch_rnn import ScratchRNN
 
 N, D, H = 16, 8, 32
 LENGTHS = 9
@@ -98,8 +102,8 @@ def main(argv=None):
         print(f"{name:<10} {a:>11.3f} {b:>10.3f} {a / b:>6.2f}")
     times = {"scratch": [], "simple": []}
     T = 50
-    for layer in layers.values():  # until ScratchRNN compiled this length
-        run(layer, gradient, [T] * (ops.EAGER_XLA_AFTER + 1), rng)
+    for layer in layers.values():  # warm up on this length
+        run(layer, gradient, [T] * 3, rng)
     for _ in range(rounds):
         for key, layer in layers.items():
             times[key].append(run(layer, gradient, [T] * LENGTHS, rng))

@@ -35,8 +35,8 @@ Speed: the two loops (`_forward_loop`, `_backward_loop`) are compiled by XLA
 (`XLA_LOOPS`), which turns a `tf.while_loop` step from tens of
 microseconds of TensorFlow overhead into a few and writes each step in
 place; the hoisted matmuls stay TensorFlow ops. XLA compiles once per
-input shape, so eager calls keep the plain loop for shapes they have not
-seen repeatedly (`EAGER_XLA_AFTER`). Everything is batch-major
+input shape, so eager calls run the plain loop (see `_run_loop`).
+Everything is batch-major
 (N, T, H), as Keras gives and wants it, so no sequence is ever transposed.
 Inside a `tf.function`, `scratch_rnn` cuts the batch into `BATCH_PARTS`
 parts, independent recurrences that run side by side (see `BATCH_PARTS`).
@@ -45,7 +45,6 @@ hand; to differentiate, use `scratch_rnn` (TensorFlow cannot autodiff
 through the compiled loops).
 """
 
-import collections
 import functools
 
 import tensorflow as tf
@@ -334,16 +333,14 @@ XLA_LOOPS = True
 PER_STEP_UNITS = 128
 PER_STEP_BATCH = 128
 
-# XLA compiles a loop again for every new input shape, which costs about as
-# much as a few hundred plain steps. Inside a `tf.function` that is paid
-# once per traced shape; eager code may call with a new shape every time (a
-# notebook trying lengths). So an eager call runs the plain while loop for
-# a shape until it has seen that shape EAGER_XLA_AFTER times, and the
-# compiled one from then on (measured by `benchmarks/eager_lengths.py`).
-EAGER_XLA_AFTER = 2
-
+# XLA compiles a loop again for every new input shape, which costs as much
+# as a few hundred plain steps. Inside a `tf.function` that is paid once per
+# traced shape; eager code may call with a new shape every time (a notebook
+# trying lengths), and would wait for a compilation at each. So eager calls
+# always run the plain while loop: still faster than SimpleRNN's eager loop
+# (`benchmarks/eager_lengths.py`), and an eager call's result never depends
+# on what ran before it.
 _LOOPS = {}  # one traced function per loop, options and compilation
-_EAGER_CALLS = collections.Counter()  # eager calls per loop and shapes
 
 
 def _with_nones(fn, specs, *tensors):
@@ -357,8 +354,7 @@ def _run_loop(fn, args, activation, zero_output_for_mask, unroll, per_step):
 
     Each function is traced once, for any shape (every dimension `None`),
     and shared by all layers. XLA compiles it (a tight native loop: a few
-    us per step instead of tens) unless `unroll`, or when eager on a shape
-    seen less than `EAGER_XLA_AFTER` times before.
+    us per step instead of tens), unless `unroll` or called eagerly.
     """
     options = dict(
         activation=activation,
@@ -373,11 +369,7 @@ def _run_loop(fn, args, activation, zero_output_for_mask, unroll, per_step):
         for a in args
     )
     key = (fn, specs, *options.values())
-    compiled = XLA_LOOPS
-    if compiled and tf.executing_eagerly():
-        shapes = tuple(None if a is None else tuple(a.shape) for a in args)
-        _EAGER_CALLS[key, shapes] += 1
-        compiled = _EAGER_CALLS[key, shapes] > EAGER_XLA_AFTER
+    compiled = XLA_LOOPS and not tf.executing_eagerly()
     if (key, compiled) not in _LOOPS:
         bound = functools.partial(fn, compiled=compiled, **options)
         # A partial, not a closure: TensorFlow counts the traces of all

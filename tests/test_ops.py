@@ -5,8 +5,6 @@ plain tanh RNN; TF autodiff through a Python loop written here is the ground
 truth for the extensions (mask, dropout masks, other activations, no bias).
 """
 
-import collections
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -376,37 +374,33 @@ def _assert_matches_autodiff(args, name):
 
 def test_one_traced_loop_serves_many_shapes(monkeypatch):
     """The loops are traced once, for any shape, and shared by all layers:
-    sizes must come from the tensors. Compiled (EAGER_XLA_AFTER = 0) and
-    plain, no loop function is ever traced twice (no retracing)."""
+    sizes must come from the tensors. Plain (eager) and XLA-compiled (in a
+    `tf.function`), no loop function is ever traced twice (no retracing)."""
     monkeypatch.setattr(ops, "_LOOPS", {})
-    monkeypatch.setattr(ops, "_EAGER_CALLS", collections.Counter())
-    for after in (0, 10**9):
-        monkeypatch.setattr(ops, "EAGER_XLA_AFTER", after)
-        for seed, shape in enumerate(SHAPES):
-            _assert_matches_autodiff(_shaped_args(seed, *shape), seed)
+    for seed, shape in enumerate(SHAPES):
+        args = _shaped_args(seed, *shape)
+        _assert_matches_autodiff(args, seed)
+        traced = tf.function(loss_and_grads, autograph=False)
+        got, want = traced(scratch_rnn, *args), loss_and_grads(loop_rnn, *args)
+        for g, w, k in zip(got[2], want[2], INPUT_NAMES):
+            assert_close(g, w, FLOAT64_PARITY, f"d{k} {seed}, traced")
     assert {compiled for _, compiled in ops._LOOPS} == {True, False}
     for fn in ops._LOOPS.values():
         assert fn.experimental_get_tracing_count() == 1
 
 
-def test_eager_calls_compile_a_shape_once_it_repeats(monkeypatch):
-    """Eagerly, a new shape runs the plain loop; from its
-    (EAGER_XLA_AFTER + 1)-th call on, the XLA-compiled one, with the same
-    results (float64, 1e-12)."""
+def test_eager_calls_run_the_plain_loop(monkeypatch):
+    """Eager calls never compile (a new shape would cost an XLA
+    compilation each time); the same call always gives the same result."""
     monkeypatch.setattr(ops, "_LOOPS", {})
-    monkeypatch.setattr(ops, "_EAGER_CALLS", collections.Counter())
     args = _shaped_args(0, *SHAPES[0])
-    results, compiled = [], []
-    for _ in range(ops.EAGER_XLA_AFTER + 1):
-        results.append(loss_and_grads(scratch_rnn, *args))
-        compiled.append(sorted({c for _, c in ops._LOOPS}))
-    assert compiled[:-1] == [[False]] * ops.EAGER_XLA_AFTER
-    assert compiled[-1] == [False, True]
-    first, last = results[0], results[-1]
-    for got, want in zip(
-        [last[0], last[1], *last[2]], [first[0], first[1], *first[2]]
-    ):
-        assert_close(got, want, FLOAT64_PARITY, "compiled vs plain")
+    first = loss_and_grads(scratch_rnn, *args)
+    for _ in range(3):
+        again = loss_and_grads(scratch_rnn, *args)
+    assert {compiled for _, compiled in ops._LOOPS} == {False}
+    for got, want in zip([again[0], again[1], *again[2]],
+                         [first[0], first[1], *first[2]]):  # fmt: skip
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.usefixtures("loop_strategy")
