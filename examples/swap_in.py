@@ -75,8 +75,12 @@ def main(argv=None):
         description=__doc__.splitlines()[0].removeprefix("# ")
     )
     parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="of the data and initial weights"
+    )
     args = parser.parse_args(argv)
-    x, y = make_data(128 if args.quick else 1024)
+    keras.utils.set_random_seed(args.seed)  # the same run every time
+    x, y = make_data(128 if args.quick else 1024, seed=args.seed)
     epochs = 2 if args.quick else 10
     results = {}
     for label, build in (

@@ -16,6 +16,7 @@ keras_scratch_rnn`, the `keras-scratch-rnn` script) are they imported on
 first use instead (PEP 562), so that `--help` and `explain` answer at once.
 """
 
+import itertools
 import os
 import sys
 
@@ -29,11 +30,16 @@ _LAZY = {
 
 
 def _command_line_is_starting():
-    """`python -m` runs this with `sys.argv[0] == "-m"`; the console script
-    is `keras-scratch-rnn` (`.exe` or `-script.py` on Windows)."""
+    """`python -m keras_scratch_rnn` (not `-m` of a package that imports
+    this one), or the console script `keras-scratch-rnn` (`.exe` or
+    `-script.py` on Windows)."""
     program = (getattr(sys, "argv", None) or [""])[0]
-    if program == "-m":
-        return True
+    if program == "-m":  # while `-m` imports the module's packages
+        argv = getattr(sys, "orig_argv", [])
+        return any(
+            flag == "-m" and module == "keras_scratch_rnn"
+            for flag, module in itertools.pairwise(argv)
+        )
     name = os.path.basename(program).lower()
     return name.removesuffix(".exe").removesuffix("-script.py") == (
         "keras-scratch-rnn"

@@ -1110,10 +1110,11 @@ TOPICS = {
             forward=(
                 "It changes how the loop over t is built, not what it "
                 "computes: T copies of the step in the graph instead of a "
-                "tf.while_loop (which ScratchRNN compiles with XLA). T must "
-                "be known.",
+                "tf.while_loop (which ScratchRNN compiles with XLA inside "
+                "tf.function). T must be known.",
                 "時間方向のループの作り方が変わるだけで、計算結果は変わり"
-                "ません。tf.while_loop（ScratchRNN は XLA でコンパイルします）"
+                "ません。tf.while_loop（ScratchRNN は tf.function の中では"
+                " XLA でコンパイルします）"
                 "の代わりに、グラフ上にステップを T 個並べます。T が決まって"
                 "いる必要があります。",
             ),

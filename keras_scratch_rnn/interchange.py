@@ -101,7 +101,8 @@ def load_weights(model, filepath, **kwargs):
 
     A `.weights.h5` file saved from the same architecture built with
     SimpleRNN loads into the model built with ScratchRNN, and the other way
-    round. Models that use both classes at once are not supported.
+    round. Models that use both classes at once, or neither, are passed to
+    `model.load_weights` as they are (any file Keras takes).
 
     The file is checked first (it exists, is a weights file, holds weights
     for the model's RNN layers); if Keras still fails to load it, the
@@ -120,11 +121,11 @@ def load_weights(model, filepath, **kwargs):
     """
     if not isinstance(model, keras.Model):
         raise invalid("model", "a keras.Model", type(model).__name__)
-    path = _weights_file(filepath)
     classes = _rnn_classes(model)
-    if len(classes) != 1:
-        _load_or_restore(model, path, **kwargs)
+    if len(classes) != 1:  # nothing to translate: Keras's own loading
+        model.load_weights(filepath, **kwargs)
         return
+    path = _weights_file(filepath)
     (own,) = classes
     other = (set(_ENTRY) - {own}).pop()
     if not _entries(path, (_ENTRY[own], _ENTRY[other])):

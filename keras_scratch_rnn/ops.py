@@ -529,8 +529,8 @@ def rnn_forward(
             callable mapping `(N, H)` to `(N, H)`.
         zero_output_for_mask: If `True`, masked steps output zeros; else they
             repeat the previous output (zeros before the first unmasked step).
-        unroll: Use a Python loop over a static `T` instead of an
-            XLA-compiled `tf.while_loop`.
+        unroll: Use a Python loop over a static `T` instead of a
+            `tf.while_loop` (XLA-compiled inside a `tf.function`).
 
     Returns:
         `(outputs, hs, pre)`: the outputs `o_t` and the states `h_t`, both

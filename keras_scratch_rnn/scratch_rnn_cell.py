@@ -52,11 +52,14 @@ def check_units(units):
 
 
 def check_flag(value, name):
-    """`value` as a Python bool; anything but a boolean is refused (a
-    string such as `"False"` would otherwise count as true)."""
-    if not isinstance(value, (bool, np.bool_)):
-        raise invalid(name, "a boolean", repr(value))
-    return bool(value)
+    """`value` as a Python bool: a boolean, or the integer 0 or 1 (which
+    SimpleRNN takes too). Anything else is refused: a string such as
+    `"False"` would otherwise count as true, `None` as false."""
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, numbers.Integral) and value in (0, 1)
+    ):
+        return bool(value)
+    raise invalid(name, "a boolean", repr(value))
 
 
 def check_rate(rate, name):
@@ -90,14 +93,12 @@ def check_seed(seed):
     return int(seed)
 
 
-def get_option(getter, value, name, what, allow_none=True):
+def get_option(getter, value, name, what):
     """`getter(value)` (Keras's `initializers.get` and the like), with the
     argument named in the error: Keras's own message does not say which of
     the three initializers (or regularizers, constraints) it could not read.
-    An initializer may not be `None`: Keras would silently use
-    `"glorot_uniform"`, even for the bias."""
-    if value is None and not allow_none:
-        raise invalid(name, what, "None")
+    `None` passes (for an initializer, Keras then uses `"glorot_uniform"`,
+    as SimpleRNN does)."""
     try:
         return getter(value)
     except (ValueError, TypeError) as error:
@@ -282,7 +283,6 @@ class ScratchRNNCell(keras.layers.Layer, DropoutRNNCell):
                 value,
                 name,
                 "an initializer name, instance or callable",
-                allow_none=False,
             )
         for name, value in (
             ("kernel_regularizer", kernel_regularizer),

@@ -12,6 +12,7 @@ examples); the library never calls it.
 """
 
 import contextlib
+import locale
 import os
 import re
 import sys
@@ -173,6 +174,10 @@ def table(header, rows, align=None, style=None, gap="  ", width=None):
 # severity I, W, E or F, then the time.
 _NATIVE_RECORD = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d")
 _ABSL_BANNER = "WARNING: All log messages before absl::InitializeLog()"
+# What C++ writes to stderr: UTF-8, or the ANSI code page on Windows.
+_NATIVE_ENCODING = (
+    locale.getpreferredencoding(False) if os.name == "nt" else "utf-8"
+)
 
 
 def native_log_filter(text, level):
@@ -204,6 +209,11 @@ def import_tensorflow_quietly():
     ("All log messages before absl::InitializeLog()", `cudart_stub`): those
     are held back by `native_stderr_filtered`. Does nothing once TensorFlow
     is imported.
+
+    The level stays set for the rest of the run (and its child processes),
+    so later C++ errors are hidden too; run with `TF_CPP_MIN_LOG_LEVEL=0` to
+    see everything, for instance when TensorFlow itself fails to load (a
+    crash while it loads loses the lines held back).
     """
     if "tensorflow" in sys.modules:
         return
@@ -229,12 +239,18 @@ def native_stderr_filtered(level):
             saved = os.dup(2)
         except OSError:  # no file descriptor 2
             pass
-    if saved is None:
+    caught = None
+    if saved is not None:
+        try:
+            caught = tempfile.TemporaryFile()
+        except OSError:  # no writable temporary folder: no filter
+            os.close(saved)
+    if caught is None:
         yield
         return
     python_stderr.flush()
     swapped = _fileno(python_stderr) == 2
-    with tempfile.TemporaryFile() as caught:
+    with caught:
         os.dup2(caught.fileno(), 2)
         if swapped:
             sys.stderr = open(
@@ -254,7 +270,7 @@ def native_stderr_filtered(level):
             if not swapped:
                 os.close(saved)
             caught.seek(0)
-            text = caught.read().decode("utf-8", "replace")
+            text = caught.read().decode(_NATIVE_ENCODING, "replace")
             python_stderr.write(native_log_filter(text, level))
             python_stderr.flush()
 

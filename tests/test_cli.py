@@ -14,7 +14,15 @@ import numpy as np
 import pytest
 
 import keras_scratch_rnn
-from keras_scratch_rnn import cli, explain, gradflow, ops, parity, reference
+from keras_scratch_rnn import (
+    cli,
+    explain,
+    gradflow,
+    ops,
+    parity,
+    reference,
+    terminal,
+)
 from keras_scratch_rnn.terminal import (
     Style,
     native_log_filter,
@@ -216,23 +224,42 @@ def test_native_log_filter_keeps_what_the_level_lets_through():
     assert native_log_filter(lines[6], 3) == lines[6]
 
 
+def test_stderr_filter_without_a_temporary_folder(monkeypatch):
+    """No writable temporary folder: the filter steps aside (no error, no
+    file descriptor left open)."""
+    import tempfile
+
+    def refuse():
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    before = len(os.listdir("/proc/self/fd"))
+    with terminal.native_stderr_filtered(3):
+        pass
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 @pytest.mark.parametrize(
-    "program, lazy",
+    "program, orig_argv, lazy",
     [
-        ("-m", True),
-        ("/usr/local/bin/keras-scratch-rnn", True),
-        ("KERAS-SCRATCH-RNN.EXE", True),
-        ("keras-scratch-rnn-script.py", True),
-        ("/usr/bin/pytest", False),
-        ("examples/digits.py", False),
-        ("", False),
+        ("-m", ["python", "-m", "keras_scratch_rnn"], True),
+        ("-m", ["python", "-X", "importtime", "-m", "keras_scratch_rnn"], True),
+        ("-m", ["python", "-m", "other_package"], False),  # imports us
+        ("/usr/local/bin/keras-scratch-rnn", [], True),
+        ("KERAS-SCRATCH-RNN.EXE", [], True),
+        ("keras-scratch-rnn-script.py", [], True),
+        ("/usr/bin/pytest", [], False),
+        ("examples/digits.py", [], False),
+        ("", [], False),
     ],
 )
 def test_layers_load_lazily_only_while_the_command_line_starts(
-    program, lazy, monkeypatch
+    program, orig_argv, lazy, monkeypatch
 ):
     """The package imports its layers (hence registers them with Keras)
-    unless the command line is starting: then on first use."""
+    unless our command line is starting: then on first use. Another
+    package run with `-m` that imports this one gets them registered."""
+    monkeypatch.setattr(sys, "orig_argv", orig_argv)
     spec = importlib.util.spec_from_file_location(
         "package_copy", keras_scratch_rnn.__file__
     )

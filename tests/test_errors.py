@@ -135,7 +135,6 @@ def _constructor_cases():
         ("use_bias", "yes"),
         ("use_bias", None),
         ("kernel_initializer", "nope"),
-        ("recurrent_initializer", None),
         ("bias_initializer", 3),
         ("kernel_regularizer", "nope"),
         ("recurrent_regularizer", 3),
@@ -157,7 +156,7 @@ def _constructor_cases():
     ]
     layer_only = [
         ("return_sequences", "no"),
-        ("return_state", 1),
+        ("return_state", 2),
         ("go_backwards", None),
         ("stateful", "x"),
         ("unroll", "x"),
@@ -652,6 +651,8 @@ def test_accepted_values_still_pass(s):
     layer = ScratchRNN(
         H, dropout=1.0, recurrent_dropout=0.0, seed=np.int64(3), unroll=np.True_
     )
+    flags = ScratchRNN(H, return_state=1, use_bias=0, kernel_initializer=None)
+    assert flags.return_state is True and flags.use_bias is False
     assert layer.dropout == 1.0 and layer.get_config()["seed"] == 3
     state = s.cell(x[:, 0].astype("int32"), [np.zeros((N, H), "int32")])[0]
     assert state.dtype == tf.float32

@@ -535,8 +535,8 @@ def test_scratch_rnn_central_differences():
 
 
 def _cases(**factors):
-    """Every pair of these factors' values, and both loop strategies."""
-    return covering({**factors, "strategy": list(LOOP_STRATEGIES)}, strength=2)
+    """Every three of these factors' values, and both loop strategies."""
+    return covering({**factors, "strategy": list(LOOP_STRATEGIES)}, strength=3)
 
 
 @pytest.mark.parametrize(

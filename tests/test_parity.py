@@ -131,9 +131,15 @@ DROPOUT_CASES = [
         },
         strength=2,
     )
-] + [
-    {"rates": (0.5, 0.2), "in_function": f, "strategy": s, "training": False}
-    for f, s in ((False, "hoisted"), (True, "per_step"))
+] + [  # inference ignores every rate, 1 included
+    {"rates": r, "in_function": f, "strategy": s, "training": False}
+    for r, f, s in (
+        ((0.5, 0.2), False, "hoisted"),
+        ((1.0, 0.0), True, "hoisted"),
+        ((0.0, 1.0), False, "per_step"),
+        ((1.0, 0.0), False, "per_step"),
+        ((0.0, 1.0), True, "hoisted"),
+    )
 ]
 
 
