@@ -272,40 +272,30 @@ class ScratchRNNCell(keras.layers.Layer, DropoutRNNCell):
             "an activation name, function or None",
         )
         use_bias = check_flag(use_bias, "use_bias")
-        options = {}
-        for name, value in (
-            ("kernel_initializer", kernel_initializer),
-            ("recurrent_initializer", recurrent_initializer),
-            ("bias_initializer", bias_initializer),
-        ):
-            options[name] = get_option(
+        given = {
+            "initializer": (
                 initializers.get,
-                value,
-                name,
                 "an initializer name, instance or callable",
-            )
-        for name, value in (
-            ("kernel_regularizer", kernel_regularizer),
-            ("recurrent_regularizer", recurrent_regularizer),
-            ("bias_regularizer", bias_regularizer),
-        ):
-            options[name] = get_option(
+                (kernel_initializer, recurrent_initializer, bias_initializer),
+            ),
+            "regularizer": (
                 regularizers.get,
-                value,
-                name,
                 "a regularizer name, instance, callable or None",
-            )
-        for name, value in (
-            ("kernel_constraint", kernel_constraint),
-            ("recurrent_constraint", recurrent_constraint),
-            ("bias_constraint", bias_constraint),
-        ):
-            options[name] = get_option(
+                (kernel_regularizer, recurrent_regularizer, bias_regularizer),
+            ),
+            "constraint": (
                 constraints.get,
-                value,
-                name,
                 "a constraint name, instance, callable or None",
+                (kernel_constraint, recurrent_constraint, bias_constraint),
+            ),
+        }
+        options = {
+            f"{weight}_{kind}": get_option(
+                getter, value, f"{weight}_{kind}", what
             )
+            for kind, (getter, what, values) in given.items()
+            for weight, value in zip(("kernel", "recurrent", "bias"), values)
+        }
         dropout = check_rate(dropout, "dropout")
         recurrent_dropout = check_rate(recurrent_dropout, "recurrent_dropout")
         seed = check_seed(seed)
