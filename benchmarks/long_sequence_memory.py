@@ -48,7 +48,7 @@ def measure(layer_name, T, N, D, H, activation):
         0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     )
     from keras_scratch_rnn import ScratchRNN
-    from keras_scratch_rnn.parity import default_inputs, default_weights
+    from keras_scratch_rnn.tools.parity import default_inputs, default_weights
 
     cls = ScratchRNN if layer_name == "ScratchRNN" else keras.layers.SimpleRNN
     layer = cls(H, activation=activation, return_sequences=True)

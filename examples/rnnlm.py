@@ -13,7 +13,7 @@ same batches:
 - the book's NumPy code (`keras_scratch_rnn.reference.SimpleRnnlm`, its
   handwritten backward and plain SGD) in the book's training loop;
 - a Keras model, `Embedding -> ScratchRNN(stateful=True) -> Dense`, fitted
-  with `model.fit` on `keras_scratch_rnn.tbptt.TBPTTBatches`.
+  with `model.fit` on `keras_scratch_rnn.tools.tbptt.TBPTTBatches`.
 
 The two perplexity curves agree to about 1e-6 (relative) at every epoch.
 
@@ -39,7 +39,7 @@ import numpy as np
 
 from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.reference import SGD, SimpleRnnlm
-from keras_scratch_rnn.tbptt import (
+from keras_scratch_rnn.tools.tbptt import (
     Perplexity,
     ResetStates,
     TBPTTBatches,

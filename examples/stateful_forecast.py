@@ -34,7 +34,11 @@ import keras
 import numpy as np
 
 from keras_scratch_rnn import ScratchRNN
-from keras_scratch_rnn.tbptt import ResetStates, TBPTTBatches, reset_rnn_states
+from keras_scratch_rnn.tools.tbptt import (
+    ResetStates,
+    TBPTTBatches,
+    reset_rnn_states,
+)
 
 PLOT = "stateful_forecast.png"  # in the current folder; docs/images/ if asked
 NOISE = 0.5

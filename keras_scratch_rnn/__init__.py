@@ -3,11 +3,15 @@
 Data flow, bottom to top (lower modules never import upper ones):
 
 - `reference`: the book's `RNN` and `TimeRNN` in NumPy, the math to trust.
-- `ops`: the same forward and handwritten backward as TensorFlow ops.
-- `scratch_rnn_cell`, `scratch_rnn`: Keras layers on those ops, drop-in
-  replacements of `keras.layers.SimpleRNNCell` and `keras.layers.SimpleRNN`.
-- `parity`: side-by-side comparison with SimpleRNN (`python -m
-  keras_scratch_rnn`).
+- `ops`: the same forward and handwritten backward, each equation written
+  once (`ops.rnn_math`), run by each Keras backend (`ops.tensorflow`,
+  `ops.jax`, `ops.torch`: the loop and the custom gradient).
+- `layers`: Keras layers on those ops, drop-in replacements of
+  `keras.layers.SimpleRNNCell` and `keras.layers.SimpleRNN`.
+- `tools`: truncated BPTT, model and weights conversion, and the
+  side-by-side comparison with SimpleRNN (`python -m keras_scratch_rnn`).
+- `learn`: `explain`, its demonstrations, `gradflow`, figures and docs.
+- `cli`, `terminal`: the command line.
 
 `import keras_scratch_rnn` imports `ScratchRNN` and `ScratchRNNCell`, and
 with them TensorFlow, so that Keras knows them when `keras.models.load_model`
@@ -24,8 +28,8 @@ __version__ = "0.1.0"
 __all__ = ["ScratchRNN", "ScratchRNNCell"]
 
 _LAZY = {
-    "ScratchRNN": "keras_scratch_rnn.scratch_rnn",
-    "ScratchRNNCell": "keras_scratch_rnn.scratch_rnn_cell",
+    "ScratchRNN": "keras_scratch_rnn.layers.scratch_rnn",
+    "ScratchRNNCell": "keras_scratch_rnn.layers.scratch_rnn_cell",
 }
 
 
@@ -60,5 +64,5 @@ if _command_line_is_starting():
         return value
 
 else:
-    from keras_scratch_rnn.scratch_rnn import ScratchRNN
-    from keras_scratch_rnn.scratch_rnn_cell import ScratchRNNCell
+    from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
+    from keras_scratch_rnn.layers.scratch_rnn_cell import ScratchRNNCell

@@ -5,7 +5,7 @@ Also installed as the console script `keras-scratch-rnn`.
 Without a command it runs the main job (`parity.main_job`). Commands:
 
 - `explain [PARAM] [--lang en|ja]`: every SimpleRNN argument explained, or
-  one of them with a live demonstration (`keras_scratch_rnn.explain`).
+  one of them with a live demonstration (`keras_scratch_rnn.learn.explain`).
 - `compare [LAYER ARGUMENTS ...]`: ScratchRNN against SimpleRNN for any
   configuration: output and gradient differences and the speed ratio.
 - `gradflow [--plot PATH]`: how far back the gradient reaches (why
@@ -36,7 +36,7 @@ import pathlib
 import shutil
 import sys
 
-from keras_scratch_rnn import explain
+from keras_scratch_rnn.learn import explain
 from keras_scratch_rnn.terminal import (
     Style,
     import_tensorflow_quietly,
@@ -350,7 +350,7 @@ def _compare(args, parser):
         )
 
     _load_tensorflow()
-    from keras_scratch_rnn import parity
+    from keras_scratch_rnn.tools import parity
 
     config = {}
     for name, value in typed.items():
@@ -523,7 +523,7 @@ def _gradflow(args, parser):
         parser.error("--lengths: every length must be at least 2")
 
     _load_tensorflow("gradflow runs ScratchRNN's backward, which needs")
-    from keras_scratch_rnn import gradflow
+    from keras_scratch_rnn.learn import gradflow
 
     kwargs = {"units": args.units, "batch": args.batch, "seed": args.seed}
     results = gradflow.run(args.lengths, args.scales, args.activation, **kwargs)
@@ -549,7 +549,7 @@ def _docs(args, parser):
             "the figures need matplotlib: pip install matplotlib, or pass "
             "--no-figures"
         )
-    from keras_scratch_rnn import docs_gen
+    from keras_scratch_rnn.learn import docs_gen
 
     out = pathlib.Path(args.out) if args.out else docs_gen.find_docs_dir()
     if out is None:
@@ -581,7 +581,7 @@ def _docs(args, parser):
 
 def _main_job(args, parser):
     _load_tensorflow()
-    from keras_scratch_rnn.parity import main_job
+    from keras_scratch_rnn.tools.parity import main_job
 
     return main_job()
 

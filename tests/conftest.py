@@ -2,7 +2,7 @@
 
 import pytest
 
-from keras_scratch_rnn import ops
+from keras_scratch_rnn.ops import tensorflow as tf_ops
 
 LOOP_STRATEGIES = ("hoisted", "per_step")
 
@@ -10,15 +10,15 @@ LOOP_STRATEGIES = ("hoisted", "per_step")
 def use_loop_strategy(monkeypatch, strategy):
     """Makes `ops` run one of its two ways: weight gradients as single
     matmuls after the loop (`"hoisted"`, for small steps) or summed inside
-    the loop (`"per_step"`, from `ops.PER_STEP_UNITS` units and
-    `ops.PER_STEP_BATCH` rows on). The batch is one part when hoisted, and
-    per step it is cut into `ops.BATCH_PARTS` parts however few rows it has
+    the loop (`"per_step"`, from `tf_ops.PER_STEP_UNITS` units and
+    `tf_ops.PER_STEP_BATCH` rows on). The batch is one part when hoisted, and
+    per step it is cut into `tf_ops.BATCH_PARTS` parts however few rows it has
     (inside a `tf.function`; eager calls never cut it). Per step in one
     part is what eager calls run."""
     threshold = 10**9 if strategy == "hoisted" else 1
-    monkeypatch.setattr(ops, "PER_STEP_UNITS", threshold)
-    monkeypatch.setattr(ops, "PER_STEP_BATCH", threshold)
-    monkeypatch.setattr(ops, "MIN_PART_ROWS", threshold)
+    monkeypatch.setattr(tf_ops, "PER_STEP_UNITS", threshold)
+    monkeypatch.setattr(tf_ops, "PER_STEP_BATCH", threshold)
+    monkeypatch.setattr(tf_ops, "MIN_PART_ROWS", threshold)
 
 
 @pytest.fixture(params=LOOP_STRATEGIES)
@@ -33,6 +33,6 @@ def demo_reports():
     """Every `explain` topic's demonstration, run once per test process:
     `{topic: Report}` (test_explain.py and test_docs.py share it, and run
     in one worker: their `xdist_group`)."""
-    from keras_scratch_rnn import docs_gen
+    from keras_scratch_rnn.learn import docs_gen
 
     return docs_gen.run_demos()

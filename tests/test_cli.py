@@ -14,21 +14,16 @@ import numpy as np
 import pytest
 
 import keras_scratch_rnn
-from keras_scratch_rnn import (
-    cli,
-    explain,
-    gradflow,
-    ops,
-    parity,
-    reference,
-    terminal,
-)
+from keras_scratch_rnn import cli, reference, terminal
+from keras_scratch_rnn.learn import explain, gradflow
+from keras_scratch_rnn.ops import tensorflow as tf_ops
 from keras_scratch_rnn.terminal import (
     Style,
     native_log_filter,
     supports_colour,
 )
 from keras_scratch_rnn.tolerances import GRADFLOW_RTOL
+from keras_scratch_rnn.tools import parity
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SUBCOMMANDS = ("parity", "explain", "compare", "gradflow", "docs")
@@ -430,7 +425,7 @@ def test_compare_any_configuration(capsys):
 
 def test_compare_reports_a_difference(monkeypatch, capsys):
     """A handwritten dWh off by 1% makes `compare` fail (exit code 1)."""
-    monkeypatch.setattr(ops, "_backward", _wrapped(ops._backward))
+    monkeypatch.setattr(tf_ops, "backward", _wrapped(tf_ops.backward))
     code, out, _ = _run(
         ["compare", "--return-sequences", "--mode", "eager", "--no-timing"],
         capsys,

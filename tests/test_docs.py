@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from keras_scratch_rnn import cli, docs_gen, explain, figures
+from keras_scratch_rnn import cli
+from keras_scratch_rnn.learn import docs_gen, explain, figures
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -22,15 +22,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_scratch_rnn import ScratchRNN, ScratchRNNCell, interchange
-from keras_scratch_rnn.tbptt import (
+from keras_scratch_rnn import ScratchRNN, ScratchRNNCell
+from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
+from keras_scratch_rnn.tools import interchange
+from keras_scratch_rnn.tools.tbptt import (
     Perplexity,
     ResetStates,
     TBPTTBatches,
     reset_rnn_states,
     tbptt_batch,
 )
-from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 
 N, T, D, H = 2, 5, 3, 4
 V = 7  # vocabulary of the Perplexity cases

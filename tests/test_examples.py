@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from keras_scratch_rnn import tbptt
 from keras_scratch_rnn.tolerances import (
     RNNLM_PERPLEXITY_RTOL,
     TRAINING_LOSS_RTOL,
 )
+from keras_scratch_rnn.tools import tbptt
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ("swap_in", "rnnlm", "digits", "stateful_forecast")
@@ -66,7 +66,9 @@ def test_readme_names_tbptt_tools_that_exist():
     """examples/README.md's TBPTT section names functions that exist."""
     readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The TBPTT tools", 1)[1]
-    imported = re.search(r"from keras_scratch_rnn.tbptt import (.+)", section)
+    imported = re.search(
+        r"from keras_scratch_rnn.tools.tbptt import (.+)", section
+    )
     names = [n.strip() for n in imported.group(1).split(",")]
     names += re.findall(r"`(\w+)\(model\)`", section)
     names += re.findall(r"`(\w+)` is the book's", section)

@@ -8,7 +8,8 @@ import re
 import keras
 import pytest
 
-from keras_scratch_rnn import ScratchRNN, demos, explain
+from keras_scratch_rnn import ScratchRNN
+from keras_scratch_rnn.learn import demos, explain
 from keras_scratch_rnn.terminal import display_width, table, wrap
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_scratch_rnn import ScratchRNN, interchange
+from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tolerances import (
     FLOAT32_PARITY,
     TRAINING_LOSS_RTOL,
     scaled_error,
 )
+from keras_scratch_rnn.tools import interchange
 
 N, T, D, H = 3, 5, 4, 6
 

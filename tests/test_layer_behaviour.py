@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_scratch_rnn import ScratchRNN, ScratchRNNCell, scratch_rnn_cell
+from keras_scratch_rnn import ScratchRNN, ScratchRNNCell
+from keras_scratch_rnn.layers import scratch_rnn_cell
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 
 SEED = 0
@@ -466,10 +467,11 @@ def test_bad_call_raises_before_any_state_change(case):
         np.testing.assert_array_equal(a, b)
 
 
-def test_non_tensorflow_backend_is_refused(monkeypatch):
-    """Under another backend, a RuntimeError tells how to fix it."""
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    pattern = r"(?s)(?=.*tensorflow)(?=.*KERAS_BACKEND)"
+def test_unsupported_backend_is_refused(monkeypatch):
+    """Under a backend with no ops here, a RuntimeError tells how to fix
+    it."""
+    monkeypatch.setattr(keras.backend, "backend", lambda: "openvino")
+    pattern = r"(?s)(?=.*openvino)(?=.*'jax')(?=.*KERAS_BACKEND)"
     with pytest.raises(RuntimeError, match=pattern):
         scratch_rnn_cell.check_backend()
     with pytest.raises(RuntimeError, match=pattern):

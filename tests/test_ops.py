@@ -11,13 +11,13 @@ import tensorflow as tf
 from conftest import LOOP_STRATEGIES, use_loop_strategy
 from covering import case_id, covering
 
-from keras_scratch_rnn import ops
 from keras_scratch_rnn.ops import (
     rnn_backward,
     rnn_forward,
     rnn_step,
     scratch_rnn,
 )
+from keras_scratch_rnn.ops import tensorflow as tf_ops
 from keras_scratch_rnn.reference import RNN, TimeRNN, numerical_gradient
 from keras_scratch_rnn.tolerances import (
     FLOAT32_PARITY,
@@ -376,7 +376,7 @@ def test_one_traced_loop_serves_many_shapes(monkeypatch):
     """The loops are traced once, for any shape, and shared by all layers:
     sizes must come from the tensors. Plain (eager) and XLA-compiled (in a
     `tf.function`), no loop function is ever traced twice (no retracing)."""
-    monkeypatch.setattr(ops, "_LOOPS", {})
+    monkeypatch.setattr(tf_ops, "_LOOPS", {})
     for seed, shape in enumerate(SHAPES):
         args = _shaped_args(seed, *shape)
         _assert_matches_autodiff(args, seed)
@@ -384,20 +384,20 @@ def test_one_traced_loop_serves_many_shapes(monkeypatch):
         got, want = traced(scratch_rnn, *args), loss_and_grads(loop_rnn, *args)
         for g, w, k in zip(got[2], want[2], INPUT_NAMES):
             assert_close(g, w, FLOAT64_PARITY, f"d{k} {seed}, traced")
-    assert {compiled for _, compiled in ops._LOOPS} == {True, False}
-    for fn in ops._LOOPS.values():
+    assert {key[-1] for key in tf_ops._LOOPS} == {True, False}
+    for fn in tf_ops._LOOPS.values():
         assert fn.experimental_get_tracing_count() == 1
 
 
 def test_eager_calls_run_the_plain_loop(monkeypatch):
     """Eager calls never compile (a new shape would cost an XLA
     compilation each time); the same call always gives the same result."""
-    monkeypatch.setattr(ops, "_LOOPS", {})
+    monkeypatch.setattr(tf_ops, "_LOOPS", {})
     args = _shaped_args(0, *SHAPES[0])
     first = loss_and_grads(scratch_rnn, *args)
     for _ in range(3):
         again = loss_and_grads(scratch_rnn, *args)
-    assert {compiled for _, compiled in ops._LOOPS} == {False}
+    assert {key[-1] for key in tf_ops._LOOPS} == {False}
     for got, want in zip([again[0], again[1], *again[2]],
                          [first[0], first[1], *first[2]]):  # fmt: skip
         np.testing.assert_array_equal(got, want)

@@ -9,23 +9,16 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "keras_scratch_rnn"
 
 # Data flow, bottom to top: a module may import only those before it.
+# The package's levels, bottom to top: a module never imports one of a
+# higher level.
 LAYERS = [
-    "tolerances",
-    "reference",
-    "ops",
-    "scratch_rnn_cell",
-    "scratch_rnn",
-    "interchange",
-    "tbptt",
-    "parity",
-    "terminal",
-    "demos",
-    "explain",
-    "gradflow",
-    "figures",
-    "docs_gen",
-    "cli",
-    "__main__",
+    ("tolerances", "terminal"),
+    ("reference",),
+    ("ops",),
+    ("layers",),
+    ("tools",),
+    ("learn",),
+    ("cli", "__main__"),
 ]
 
 
@@ -75,15 +68,56 @@ def _imports(path):
     return names
 
 
+def _level(module):
+    """The index in LAYERS of `keras_scratch_rnn.<name>...`, or None."""
+    parts = module.split(".")
+    if parts[0] != "keras_scratch_rnn" or len(parts) < 2:
+        return None
+    return next(
+        (i for i, names in enumerate(LAYERS) if parts[1] in names), None
+    )
+
+
+def _top_level_imports(path):
+    """Modules imported at the top of a file (not inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return _imports_of(node for node in tree.body)
+
+
+def _imports_of(nodes):
+    names = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
 def test_lower_layers_never_import_upper_ones():
-    """reference -> ops -> layers -> tools; never the other way."""
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
-    assert modules <= set(LAYERS), modules - set(LAYERS)
-    for i, name in enumerate(LAYERS):
-        path = PACKAGE / f"{name}.py"
-        if not path.exists():
+    """reference -> ops -> layers -> tools -> learn -> cli; never the other
+    way. The math is written once, with no backend; each backend's ops
+    import only their own; the layers work on every backend, so they
+    import no backend at module level."""
+    files = sorted(PACKAGE.rglob("*.py"))
+    for path in files:
+        name = path.relative_to(PACKAGE).with_suffix("").parts[0]
+        if name == "__init__":
             continue
-        upper = {f"keras_scratch_rnn.{m}" for m in LAYERS[i + 1 :]}
-        assert not _imports(path) & upper, name
-    assert "tensorflow" not in _imports(PACKAGE / "reference.py")
-    assert "keras" not in _imports(PACKAGE / "ops.py")
+        level = next(i for i, names in enumerate(LAYERS) if name in names)
+        for module in _imports(path):
+            other = _level(module)
+            assert other is None or other <= level, (path, module)
+    backends = {"tensorflow", "jax", "torch", "keras"}
+
+    def roots(path):
+        return {m.split(".")[0] for m in _top_level_imports(path)}
+
+    assert not roots(PACKAGE / "reference" / "rnn.py") & backends
+    assert not roots(PACKAGE / "ops" / "rnn_math.py") & backends
+    for backend in ("tensorflow", "jax", "torch"):
+        path = PACKAGE / "ops" / f"{backend}.py"
+        if path.exists():
+            assert not roots(path) & (backends - {backend}), path
+    for path in (PACKAGE / "layers").glob("*.py"):
+        assert not roots(path) & {"tensorflow", "jax", "torch"}, path

@@ -2,7 +2,7 @@
 
 Outputs and the gradients w.r.t. inputs, initial state and every weight,
 over a product of the layer's options, eagerly and inside `tf.function`.
-The comparison itself is `keras_scratch_rnn.parity.compare` (also the main
+The comparison itself is `keras_scratch_rnn.tools.parity.compare` (also the main
 job); the last tests show it does catch a difference.
 """
 
@@ -12,12 +12,14 @@ import tensorflow as tf
 from conftest import LOOP_STRATEGIES, use_loop_strategy
 from covering import case_id, covering
 
-from keras_scratch_rnn import ops, parity
+from keras_scratch_rnn import ops
+from keras_scratch_rnn.ops import tensorflow as tf_ops
 from keras_scratch_rnn.tolerances import (
     FLOAT32_PARITY,
     FLOAT64_PARITY,
     scaled_error,
 )
+from keras_scratch_rnn.tools import parity
 
 MASKING = ("none", "mask", "mask+zero_output")
 FLAGS = ("return_sequences", "return_state", "go_backwards", "use_bias")
@@ -200,15 +202,14 @@ def test_keras_unroll_bug_is_not_copied():
 
 def test_compare_catches_a_difference(monkeypatch):
     """`compare` reports a gradient bug: scale the handwritten dWh by 1.01."""
-    from keras_scratch_rnn import ops
 
-    original = ops._backward  # what `scratch_rnn`'s gradient calls
+    original = tf_ops.backward  # what `scratch_rnn`'s gradient calls
 
     def wrong_backward(*args, **kwargs):
         dx, dh0, dk, drk, db = original(*args, **kwargs)
         return dx, dh0, dk, drk * 1.01, db
 
-    monkeypatch.setattr(ops, "_backward", wrong_backward)
+    monkeypatch.setattr(tf_ops, "backward", wrong_backward)
     errors = parity.compare({"return_sequences": True})
     assert errors["d_recurrent_kernel"] > 1e-3
     assert errors["output"] <= FLOAT32_PARITY
@@ -244,8 +245,8 @@ def test_main_job_table():
 def test_both_sides_of_the_per_step_threshold(masking, monkeypatch):
     """Both ways of `ops`, chosen by the real thresholds, match SimpleRNN.
     The thresholds apply to a part of the batch: here the batch is one."""
-    monkeypatch.setattr(ops, "BATCH_PARTS", 1)
-    N, H = ops.PER_STEP_BATCH, ops.PER_STEP_UNITS
+    monkeypatch.setattr(tf_ops, "BATCH_PARTS", 1)
+    N, H = tf_ops.PER_STEP_BATCH, tf_ops.PER_STEP_UNITS
     for shape in ({"N": N, "H": H}, {"N": N - 1, "H": H}, {"N": N, "H": H - 1}):
         config, options = _case(
             (True, True, False, True), masking, "tanh", True, False
@@ -260,12 +261,16 @@ def test_both_sides_of_the_per_step_threshold(masking, monkeypatch):
 
 def test_per_step_threshold():
     """Large steps go per step, small ones (or small batches) are hoisted."""
-    kernel = tf.zeros((4, ops.PER_STEP_UNITS))
-    for N, expected in ((None, True), (ops.PER_STEP_BATCH, True), (3, False)):
+    kernel = tf.zeros((4, tf_ops.PER_STEP_UNITS))
+    for N, expected in (
+        (None, True),
+        (tf_ops.PER_STEP_BATCH, True),
+        (3, False),
+    ):
         x = tf.TensorSpec((N, 5, 4))
-        assert ops._per_step(x, kernel) == expected, N
-    assert not ops._per_step(
-        tf.zeros((ops.PER_STEP_BATCH, 5, 4)), kernel[:, 1:]
+        assert tf_ops._per_step(x, kernel) == expected, N
+    assert not tf_ops._per_step(
+        tf.zeros((tf_ops.PER_STEP_BATCH, 5, 4)), kernel[:, 1:]
     )
 
 
@@ -273,14 +278,14 @@ def test_batch_parts_rule(monkeypatch):
     """Inside a `tf.function` a batch of 2 * MIN_PART_ROWS rows or more (or
     of unknown size) is cut into BATCH_PARTS near-equal parts; eagerly, or
     with fewer rows, it stays whole."""
-    parts, least = ops.BATCH_PARTS, ops.MIN_PART_ROWS
+    parts, least = tf_ops.BATCH_PARTS, tf_ops.MIN_PART_ROWS
     assert parts == 2
-    assert ops._batch_parts(tf.zeros((64, 3, 2))) is None  # eager
+    assert tf_ops._batch_parts(tf.zeros((64, 3, 2))) is None  # eager
 
     def traced_parts(N):
         seen = []
         spec = tf.TensorSpec((N, 3, 2))
-        fn = tf.function(lambda x: seen.append(ops._batch_parts(x)))
+        fn = tf.function(lambda x: seen.append(tf_ops._batch_parts(x)))
         fn.get_concrete_function(spec)
         return seen[0]
 
@@ -289,7 +294,7 @@ def test_batch_parts_rule(monkeypatch):
     assert traced_parts(2 * least + 1) == [least, least + 1]
     unknown = traced_parts(None)
     assert len(unknown) == parts and all(tf.is_tensor(n) for n in unknown)
-    monkeypatch.setattr(ops, "BATCH_PARTS", 1)
+    monkeypatch.setattr(tf_ops, "BATCH_PARTS", 1)
     assert traced_parts(None) is None
 
 
@@ -297,15 +302,15 @@ def test_batch_in_parts_runs_one_op_per_part(monkeypatch):
     """A traced call builds one custom-gradient op per part, and the parts
     together give the outputs and gradients of the whole batch."""
     calls = []
-    one_part = ops._scratch_rnn
+    one_part = tf_ops._scratch_rnn
 
     def counted(rows, *args):
         calls.append(rows[0].shape[0])  # x
         return one_part(rows, *args)
 
-    monkeypatch.setattr(ops, "_scratch_rnn", counted)
+    monkeypatch.setattr(tf_ops, "_scratch_rnn", counted)
     rng = np.random.default_rng(0)
-    N, T, D, H = 2 * ops.MIN_PART_ROWS + 1, 4, 3, 5
+    N, T, D, H = 2 * tf_ops.MIN_PART_ROWS + 1, 4, 3, 5
     x, h0, kernel, recurrent_kernel, bias = (
         tf.constant(rng.normal(size=shape))
         for shape in ((N, T, D), (N, H), (D, H), (H, H), (H,))

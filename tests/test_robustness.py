@@ -17,8 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keras_scratch_rnn import ScratchRNN
-from keras_scratch_rnn.parity import compare, default_inputs, default_weights
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
+from keras_scratch_rnn.tools.parity import (
+    compare,
+    default_inputs,
+    default_weights,
+)
 
 BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent / "benchmarks"
 

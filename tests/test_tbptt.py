@@ -12,17 +12,17 @@ import tensorflow as tf
 
 from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.reference import SimpleRnnlm, TimeSoftmaxWithLoss
-from keras_scratch_rnn.tbptt import (
+from keras_scratch_rnn.tolerances import (
+    FLOAT32_PARITY,
+    FLOAT64_PARITY,
+    scaled_error,
+)
+from keras_scratch_rnn.tools.tbptt import (
     Perplexity,
     ResetStates,
     TBPTTBatches,
     reset_rnn_states,
     tbptt_batch,
-)
-from keras_scratch_rnn.tolerances import (
-    FLOAT32_PARITY,
-    FLOAT64_PARITY,
-    scaled_error,
 )
 
 SEED = 0

@@ -12,7 +12,7 @@ followed by hand; most demos use the "accumulator"
     h_t = x_t + 0.5 h_{t-1}
 
 whose values are exact in float32, so the printed output is the same on
-every machine. `keras_scratch_rnn.explain` renders the reports in English
+every machine. `keras_scratch_rnn.learn.explain` renders the reports in English
 or Japanese, for the terminal and for the docs.
 """
 
@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_scratch_rnn.scratch_rnn import ScratchRNN
+from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 
 # The accumulator: h_t = x_t + 0.5 h_{t-1} (kernel, recurrent_kernel, bias).

@@ -1,17 +1,26 @@
 """`ScratchRNNCell`: the book's one-step `RNN` as a Keras RNN cell."""
 
-import numbers
-
 import keras
-import numpy as np
-import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
 # Keras keeps the per-call dropout-mask cache of its RNN cells in this mixin;
 # `keras.layers.RNN` resets the cache of the cells that inherit from it.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-from keras_scratch_rnn.ops import rnn_step
+from keras_scratch_rnn.layers.checks import (
+    as_tensor,
+    check_flag,
+    check_numeric,
+    check_rate,
+    check_seed,
+    check_training,
+    check_units,
+    get_option,
+    invalid,
+    is_float,
+    static_shape,
+)
+from keras_scratch_rnn.ops import BACKENDS, rnn_step
 
 # The activations whose derivative `ops` writes by hand, by Keras function.
 _HANDWRITTEN = {
@@ -23,116 +32,17 @@ _HANDWRITTEN = {
 
 
 def check_backend():
-    if keras.backend.backend() != "tensorflow":
+    """Refuses a Keras backend with no ops here (Keras 3 has others, such
+    as OpenVINO, for inference)."""
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
         raise RuntimeError(
-            "keras_scratch_rnn needs the TensorFlow backend: its backward is "
-            "a `tf.custom_gradient`. Expected keras.backend.backend() == "
-            f"'tensorflow', got {keras.backend.backend()!r}. Set the "
-            "environment variable KERAS_BACKEND=tensorflow before importing "
+            f"keras_scratch_rnn runs on the Keras backends {BACKENDS}, each "
+            "with its own handwritten backward; expected "
+            f"keras.backend.backend() to be one of them, got {backend!r}. "
+            "Set the environment variable KERAS_BACKEND before importing "
             "keras."
         )
-
-
-def invalid(name, expected, got):
-    """The house error: which argument, what was expected, what came."""
-    return ValueError(
-        f"Received an invalid value for argument `{name}`, expected "
-        f"{expected}, got {got}."
-    )
-
-
-def check_units(units):
-    if (
-        isinstance(units, bool)
-        or not isinstance(units, numbers.Integral)
-        or units <= 0
-    ):
-        raise invalid("units", "a positive integer", repr(units))
-    return int(units)
-
-
-def check_flag(value, name):
-    """`value` as a Python bool: a boolean, or the integer 0 or 1 (which
-    SimpleRNN takes too). Anything else is refused: a string such as
-    `"False"` would otherwise count as true, `None` as false."""
-    if isinstance(value, (bool, np.bool_)) or (
-        isinstance(value, numbers.Integral) and value in (0, 1)
-    ):
-        return bool(value)
-    raise invalid(name, "a boolean", repr(value))
-
-
-def check_rate(rate, name):
-    """A dropout rate: a real number in [0, 1], else a ValueError.
-
-    SimpleRNN clips a rate into [0, 1]; a rate outside is always a mistake
-    (`dropout=2` would drop everything), and SimpleRNN's saved configs hold
-    clipped rates, so refusing costs no drop-in loading.
-    """
-    if isinstance(rate, (bool, np.bool_)) or not isinstance(rate, numbers.Real):
-        raise invalid(name, "a float between 0 and 1", repr(rate))
-    if not 0.0 <= rate <= 1.0:  # NaN fails too
-        raise invalid(name, "a float between 0 and 1", repr(rate))
-    return float(rate)
-
-
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def check_seed(seed):
-    """`None` or an integer that fits the int64 seed of TensorFlow's
-    stateless ops; NumPy integers become Python ints (JSON configs)."""
-    if seed is None:
-        return None
-    if (
-        isinstance(seed, (bool, np.bool_))
-        or not isinstance(seed, numbers.Integral)
-        or not _INT64[0] <= seed <= _INT64[1]
-    ):
-        raise invalid("seed", "None or a 64-bit integer", repr(seed))
-    return int(seed)
-
-
-def get_option(getter, value, name, what):
-    """`getter(value)` (Keras's `initializers.get` and the like), with the
-    argument named in the error: Keras's own message does not say which of
-    the three initializers (or regularizers, constraints) it could not read.
-    `None` passes (for an initializer, Keras then uses `"glorot_uniform"`,
-    as SimpleRNN does)."""
-    try:
-        return getter(value)
-    except (ValueError, TypeError) as error:
-        raise invalid(name, what, repr(value)) from error
-
-
-def check_numeric(tensor, name):
-    """Refuses a tensor TensorFlow cannot cast to float: strings, complex
-    numbers (the cast would drop the imaginary part), and the like."""
-    dtype = tensor.dtype
-    if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
-        raise invalid(
-            name,
-            "a real-valued tensor (float, integer or boolean)",
-            f"dtype {dtype.name}",
-        )
-    return tensor
-
-
-def as_tensor(value, name):
-    """`value` as a tensor; a value TensorFlow cannot hold raises a
-    ValueError naming the argument."""
-    if isinstance(value, tf.Tensor):  # not a variable: reads it
-        return value
-    try:
-        return tf.convert_to_tensor(value)
-    except (TypeError, ValueError) as error:
-        raise invalid(name, "a tensor or array", repr(value)[:80]) from error
-
-
-def check_training(training):
-    """`None` or a Python boolean: a string such as `"False"` is true."""
-    if training is not None and not isinstance(training, (bool, np.bool_)):
-        raise invalid("training", "a boolean or None", repr(training))
 
 
 def ops_activation(activation, units):
@@ -143,7 +53,7 @@ def ops_activation(activation, units):
     """
     if activation in _HANDWRITTEN:
         return _HANDWRITTEN[activation]
-    probe = tf.zeros((1, units))
+    probe = keras.ops.zeros((1, units))
     try:
         shape = tuple(keras.ops.shape(activation(probe)))
     except Exception as error:
@@ -164,12 +74,12 @@ def ops_activation(activation, units):
 def weights_as_tensors(cell, dtype):
     """`(kernel, recurrent_kernel, bias or None)` read as `dtype` tensors.
 
-    `tf.custom_gradient` must receive tensors, not Keras variables: the read
-    is what carries each weight's gradient back to its variable.
+    The custom gradients must receive tensors, not Keras variables: the
+    read is what carries each weight's gradient back to its variable.
     """
     read = [cell.kernel, cell.recurrent_kernel]
     read += [cell.bias] if cell.use_bias else []
-    read = [tf.cast(tf.convert_to_tensor(w), dtype) for w in read]
+    read = [keras.ops.cast(keras.ops.convert_to_tensor(w), dtype) for w in read]
     return read[0], read[1], read[2] if cell.use_bias else None
 
 
@@ -382,29 +292,31 @@ class ScratchRNNCell(keras.layers.Layer, DropoutRNNCell):
         x = check_numeric(as_tensor(sequence, "sequence"), "sequence")
         h_prev = check_numeric(as_tensor(states, "states"), "states")
         D = self.kernel.shape[0]
-        if x.shape.rank != 2 or x.shape[-1] not in (None, D):
+        x_shape, h_shape = static_shape(x), static_shape(h_prev)
+        if x_shape is None or len(x_shape) != 2 or x_shape[-1] not in (None, D):
             raise invalid(
                 "sequence",
                 f"shape (batch, {D}), one step of the inputs",
-                tuple(x.shape),
+                x_shape,
             )
         if (
-            h_prev.shape.rank != 2
-            or h_prev.shape[-1] not in (None, self.units)
+            h_shape is None
+            or len(h_shape) != 2
+            or h_shape[-1] not in (None, self.units)
             or (
-                None not in (h_prev.shape[0], x.shape[0])
-                and h_prev.shape[0] != x.shape[0]
+                None not in (h_shape[0], x_shape[0])
+                and h_shape[0] != x_shape[0]
             )
         ):
             raise invalid(
                 "states",
-                f"shape ({x.shape[0]}, {self.units}) (batch of the "
+                f"shape ({x_shape[0]}, {self.units}) (batch of the "
                 "sequence, units)",
-                tuple(h_prev.shape),
+                h_shape,
             )
-        if not x.dtype.is_floating:
-            x = tf.cast(x, self.compute_dtype)
-        return x, tf.cast(h_prev, x.dtype)
+        if not is_float(x):
+            x = keras.ops.cast(x, self.compute_dtype)
+        return x, keras.ops.cast(h_prev, x.dtype)
 
     def get_initial_state(self, batch_size=None):
         return [

@@ -4,13 +4,13 @@
 The explanations are data (`ARGUMENTS`, `TOPICS`) rendered two ways from the
 same source: for the terminal (`python -m keras_scratch_rnn explain
 [PARAM]`) and as Markdown (`docs/parameters.md`, `docs/ja/parameters.md`,
-written by `keras_scratch_rnn.docs_gen`). A topic groups the arguments that
-work alike (the three initializers are one topic) and tells:
+written by `keras_scratch_rnn.learn.docs_gen`). A topic groups the arguments
+that work alike (the three initializers are one topic) and tells:
 
 - where it enters the equation `h_t = act(x_t Wx + h_{t-1} Wh + b)`, and
   in the handwritten backward, pointing at the code line (`CodeRef`);
 - a live demonstration, ScratchRNN beside SimpleRNN
-  (`keras_scratch_rnn.demos`, run when shown);
+  (`keras_scratch_rnn.learn.demos`, run when shown);
 - the mistake people most often make with it.
 
 Each `CodeRef` quotes a short line of the named function; the tests check
@@ -24,7 +24,7 @@ import pathlib
 
 from keras_scratch_rnn.terminal import Style, table, wrap
 
-PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "ja")
 EQUATION = "h_t = act(x_t Wx + h_{t-1} Wh + b)"
 
@@ -34,7 +34,7 @@ class CodeRef:
     """A line of code inside a function of the package, quoted.
 
     Attributes:
-        file: File name inside `keras_scratch_rnn/` (e.g. `"ops.py"`).
+        file: Path inside `keras_scratch_rnn/` (e.g. `"ops/rnn_math.py"`).
         function: Function or `Class.method` holding the line.
         code: The quoted code, whitespace-insensitive.
     """
@@ -435,11 +435,12 @@ ARGUMENTS = (
     )
 )
 
-_OPS, _LAYER, _CELL, _REF = (
-    "ops.py",
-    "scratch_rnn.py",
-    "scratch_rnn_cell.py",
-    ("reference.py"),
+_OPS, _MATH, _LAYER, _CELL, _REF = (
+    "ops/tensorflow.py",
+    "ops/rnn_math.py",
+    "layers/scratch_rnn.py",
+    "layers/scratch_rnn_cell.py",
+    "reference/rnn.py",
 )
 
 TOPICS = {
@@ -1474,7 +1475,7 @@ def _demo_lines(report, lang):
 
 def demo_lines(topic_name, lang="en"):
     """Runs the demonstration of a topic; returns `(lines, report)`."""
-    from keras_scratch_rnn import demos  # keeps the overview light
+    from keras_scratch_rnn.learn import demos  # keeps the overview light
 
     report = demos.run(topic_name)
     return _demo_lines(report, lang), report

@@ -25,7 +25,7 @@ The docs belong to a checkout of the project, not to an installed package:
 import pathlib
 import re
 
-from keras_scratch_rnn import explain
+from keras_scratch_rnn.learn import explain
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # A rendering without the demonstrations has this line for each one's
@@ -141,7 +141,7 @@ def _docs_dir(out):
 
 def run_demos():
     """Every topic's demonstration, run once: `{topic: Report}`."""
-    from keras_scratch_rnn import demos  # imports TensorFlow
+    from keras_scratch_rnn.learn import demos  # imports TensorFlow
 
     return {name: demos.run(name) for name in explain.TOPICS}
 
@@ -258,7 +258,7 @@ def render(reports=None, demos=True):
 
 
 def draw_figures(out):
-    from keras_scratch_rnn import figures, gradflow
+    from keras_scratch_rnn.learn import figures, gradflow
 
     images = pathlib.Path(out) / "images"
     images.mkdir(parents=True, exist_ok=True)

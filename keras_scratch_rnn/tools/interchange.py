@@ -24,8 +24,8 @@ import keras
 # there is no public name for the latter.
 from keras.src.models.functional import Functional
 
-from keras_scratch_rnn.scratch_rnn import ScratchRNN
-from keras_scratch_rnn.scratch_rnn_cell import invalid
+from keras_scratch_rnn.layers.checks import invalid
+from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 
 _ENTRY = {ScratchRNN: "scratch_rnn", keras.layers.SimpleRNN: "simple_rnn"}
 

@@ -2,32 +2,28 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import activations, constraints, initializers, regularizers
 
-from keras_scratch_rnn.ops import scratch_rnn
-from keras_scratch_rnn.scratch_rnn_cell import (
-    ScratchRNNCell,
+from keras_scratch_rnn.layers.checks import (
+    after,
     as_tensor,
-    check_backend,
+    assert_equal_at_run_time,
     check_flag,
     check_numeric,
     check_training,
     check_units,
+    dtype_name,
     get_option,
     invalid,
+    is_real,
+    static_shape,
+)
+from keras_scratch_rnn.layers.scratch_rnn_cell import (
+    ScratchRNNCell,
+    check_backend,
     weights_as_tensors,
 )
-
-
-def _after(check, t):
-    """`t`, computed only once the run-time `check` passed (`None`: no check
-    left, as eager checks run at once). Without this, a graph may run an op
-    that fails on the bad input before the check that explains it."""
-    if check is None:
-        return t
-    with tf.control_dependencies([check]):
-        return tf.identity(t)
+from keras_scratch_rnn.ops import scratch_rnn
 
 
 @keras.saving.register_keras_serializable(package="keras_scratch_rnn")
@@ -267,23 +263,25 @@ class ScratchRNN(keras.layers.RNN):
         )
         if sequences.shape[1] == 0:
             raise ValueError(no_steps.format(tuple(sequences.shape)))
-        x = tf.cast(sequences, self.compute_dtype)  # (N, T, D)
-        if sequences.shape[1] is None:
-            x = _after(
+        x = keras.ops.cast(sequences, self.compute_dtype)  # (N, T, D)
+        if sequences.shape[1] is None:  # TensorFlow: T known at run time
+            import tensorflow as tf
+
+            x = after(
                 tf.debugging.assert_positive(
                     tf.shape(x)[1], message=no_steps.format("(N, 0, D)")
                 ),
                 x,
             )
         if mask is not None:
-            mask = tf.cast(self._checked_mask(mask, x), tf.bool)  # (N, T)
+            mask = keras.ops.cast(self._checked_mask(mask, x), "bool")  # (N, T)
         h0 = self._initial_state(x, initial_state)  # (N, H)
         input_dropout_mask, recurrent_dropout_mask = self._dropout_masks(
             x, training
         )
         if self.go_backwards:
-            x = tf.reverse(x, axis=[1])
-            mask = None if mask is None else tf.reverse(mask, axis=[1])
+            x = keras.ops.flip(x, axis=1)
+            mask = None if mask is None else keras.ops.flip(mask, axis=1)
         kernel, recurrent_kernel, bias = weights_as_tensors(self.cell, x.dtype)
         output, h_last = scratch_rnn(
             x,
@@ -300,7 +298,7 @@ class ScratchRNN(keras.layers.RNN):
             return_sequences=self.return_sequences,
         )  # (N, T, H) or (N, H), and (N, H)
         if self.stateful:
-            self.states[0].assign(tf.cast(h_last, self.states[0].dtype))
+            self.states[0].assign(keras.ops.cast(h_last, self.states[0].dtype))
         if self.return_state:
             return output, h_last
         return output
@@ -316,74 +314,79 @@ class ScratchRNN(keras.layers.RNN):
                 )
             initial_state = initial_state[0]
         stored = self._check_batch_size(x) if self.stateful else None
+        N = x.shape[0]
         if initial_state is None:
             if self.stateful:
-                return _after(stored, tf.cast(self.states[0], x.dtype))
-            return tf.zeros((tf.shape(x)[0], self.cell.units), x.dtype)
+                return after(stored, keras.ops.cast(self.states[0], x.dtype))
+            if N is None:
+                N = keras.ops.shape(x)[0]
+            return keras.ops.zeros((N, self.cell.units), x.dtype)
         h0 = as_tensor(initial_state, "initial_state")
-        h0 = tf.cast(check_numeric(h0, "initial_state"), x.dtype)
-        expected = f"expected shape ({x.shape[0]}, {self.cell.units})"
+        h0 = keras.ops.cast(check_numeric(h0, "initial_state"), x.dtype)
+        shape = static_shape(h0)
         if (
-            h0.shape.rank != 2
-            or h0.shape[-1] not in (None, self.cell.units)
-            or (
-                None not in (h0.shape[0], x.shape[0])
-                and h0.shape[0] != x.shape[0]
-            )
+            shape is None
+            or len(shape) != 2
+            or shape[-1] not in (None, self.cell.units)
+            or (None not in (shape[0], N) and shape[0] != N)
         ):
             raise ValueError(
                 "Received an invalid value for argument `initial_state`, "
-                f"{expected} (batch of the sequences, units), got "
-                f"{tuple(h0.shape)}."
+                f"expected shape ({N}, {self.cell.units}) (batch of the "
+                f"sequences, units), got {shape}."
             )
-        h0 = _after(stored, h0)
-        if None in (h0.shape[0], x.shape[0]):
-            check = tf.debugging.assert_equal(
-                tf.shape(h0)[0],
-                tf.shape(x)[0],
-                message="`initial_state` must have one row per sequence",
+        h0 = after(stored, h0)
+        if None in (shape[0], N):  # TensorFlow: sizes known at run time
+            check = assert_equal_at_run_time(
+                keras.ops.shape(h0)[0],
+                keras.ops.shape(x)[0],
+                "`initial_state` must have one row per sequence",
             )
-            h0 = _after(check, h0)
+            h0 = after(check, h0)
         return h0
 
     def _checked_mask(self, mask, x):
         """`mask`, checked to be `(N, T)` of `x` (or `(N, T, 1)`, as
-        SimpleRNN allows): now when both shapes are known; else by a
-        run-time check that the mask waits for, so that the check's message
-        comes before any op fails on a bad mask."""
+        SimpleRNN allows): now when both shapes are known (always, but on
+        TensorFlow with sizes known at run time); else by a run-time check
+        that the mask waits for, so that the check's message comes before
+        any op fails on a bad mask."""
         mask = as_tensor(mask, "mask")
-        dtype = mask.dtype
-        if not (dtype.is_bool or dtype.is_integer or dtype.is_floating):
+        if not is_real(mask):
             raise invalid(
-                "mask", "a boolean or 0/1 numeric tensor", f"dtype {dtype.name}"
+                "mask",
+                "a boolean or 0/1 numeric tensor",
+                f"dtype {dtype_name(mask)}",
             )
-        if mask.shape.rank == 3 and mask.shape[-1] == 1:
+        got = static_shape(mask)
+        if got is not None and len(got) == 3 and got[-1] == 1:
             mask = mask[:, :, 0]  # (N, T, 1), which SimpleRNN takes too
+            got = got[:2]
         expected = tuple(x.shape[:2])
-        got = mask.shape
-        if got.rank is not None and (
-            got.rank != 2
+        if got is not None and (
+            len(got) != 2
             or any(None not in (g, e) and g != e for g, e in zip(got, expected))
         ):
             raise invalid(
                 "mask",
                 f"shape (batch, timesteps) = {expected}, as `sequences`",
-                tuple(got),
+                got,
             )
-        if got.rank == 2 and None not in (*got, *expected):
+        if got is not None and None not in (*got, *expected):
             return mask
+        import tensorflow as tf  # only TensorFlow has run-time sizes
+
         message = (
             "Received an invalid value for argument `mask`, expected shape "
             "(batch, timesteps) of `sequences`"
         )
         checks = []
-        if got.rank is None:
+        if got is None:
             checks.append(tf.debugging.assert_rank(mask, 2, message=message))
-        with tf.control_dependencies(checks):
-            check = tf.debugging.assert_equal(
-                tf.shape(mask), tf.shape(x)[:2], message=message
-            )
-        mask = _after(check, mask)
+        check = assert_equal_at_run_time(
+            tf.shape(mask), tf.shape(x)[:2], message, checks
+        )
+        mask = after(check, mask)
         mask.set_shape(x.shape[:2])  # what the check ensures
         return mask
 
@@ -393,10 +396,10 @@ class ScratchRNN(keras.layers.RNN):
         if x.shape[0] is not None and x.shape[0] != expected:
             raise ValueError(self._batch_size_message(expected, x.shape[0]))
         if x.shape[0] is None:
-            return tf.debugging.assert_equal(
-                tf.shape(x)[0],
+            return assert_equal_at_run_time(
+                keras.ops.shape(x)[0],
                 expected,
-                message=self._batch_size_message(expected, "another size"),
+                self._batch_size_message(expected, "another size"),
             )
         return None
 
@@ -417,7 +420,9 @@ class ScratchRNN(keras.layers.RNN):
         generator, in training or not), so equal seeds give equal masks;
         used only in training.
         """
-        N = tf.shape(x)[0]
+        N = x.shape[0]
+        if N is None:
+            N = keras.ops.shape(x)[0]
         masks = []
         for rate, width in (
             (self.cell.dropout, x.shape[-1]),
@@ -425,7 +430,7 @@ class ScratchRNN(keras.layers.RNN):
         ):
             mask = None
             if rate > 0:
-                ones = tf.ones((N, width), dtype=x.dtype)
+                ones = keras.ops.ones((N, width), dtype=x.dtype)
                 mask = keras.random.dropout(
                     ones, rate, seed=self.cell.seed_generator
                 )

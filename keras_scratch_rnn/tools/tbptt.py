@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_scratch_rnn.scratch_rnn_cell import check_flag, invalid
+from keras_scratch_rnn.layers.checks import check_flag, invalid
 
 
 def tbptt_batch(xs, ts, batch_size, time_size, time_idx):

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_scratch_rnn.scratch_rnn import ScratchRNN
+from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 
 # The built-in default problem: batch N, timesteps T, features D, units H.

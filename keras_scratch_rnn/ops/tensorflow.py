@@ -1,0 +1,516 @@
+"""The book's RNN as TensorFlow ops: the loops and the custom gradient.
+
+The equations are `rnn_math`'s; this module runs them. `forward` runs the
+recurrence over a whole sequence, `backward` walks it in reverse,
+`scratch_rnn` joins the two with `tf.custom_gradient`, so TensorFlow never
+differentiates through the loop. `rnn_step` is one step with its own
+backward. (The public, documented forms are in `keras_scratch_rnn.ops`.)
+
+The loops carry only what feeds the recurrence, `h` forward and `dh`
+backward. The rest is done one of two ways, chosen by the size of a step
+(`PER_STEP_UNITS`, `PER_STEP_BATCH`):
+- hoisted (small H or N): `x_t Wx + b` for all t before the loop, and `dWx`,
+  `dWh`, `db`, `dx` after it, as single matmuls over the (N * T) rows;
+- per step (large H and N): as the book's `RNN.forward` and `RNN.backward`
+  write it, each step's matmuls and weight-gradient sums inside the loops.
+
+Speed: the two loops (`_forward_loop`, `_backward_loop`) are compiled by XLA
+(`XLA_LOOPS`), which turns a `tf.while_loop` step from tens of
+microseconds of TensorFlow overhead into a few and writes each step in
+place; the hoisted matmuls stay TensorFlow ops. XLA compiles once per
+input shape, so eager calls run the plain loop (see `_run_loop`).
+Everything is batch-major (N, T, H), as Keras gives and wants it, so no
+sequence is ever transposed. Inside a `tf.function`, `scratch_rnn` cuts the
+batch into `BATCH_PARTS` parts, independent recurrences that run side by
+side (see `BATCH_PARTS`). TensorFlow cannot autodiff through the compiled
+loops: to differentiate, use `scratch_rnn`.
+"""
+
+import dataclasses
+import functools
+import types
+
+import tensorflow as tf
+from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
+
+from keras_scratch_rnn.ops.rnn_math import (
+    Masks,
+    input_projection,
+    recurrent_input,
+    sequence_inputs,
+    sequence_inputs_backward,
+    step_backward,
+    step_forward,
+    weight_gradients,
+)
+
+
+def _local_vjp(fn, a, dy):
+    """The gradient of `fn` alone at `a`, applied to `dy`."""
+    with tf.GradientTape() as tape:
+        tape.watch(a)
+        y = fn(a)
+    return tape.gradient(y, a, output_gradients=dy)
+
+
+# The primitives `rnn_math` computes with.
+xp = types.SimpleNamespace(
+    matmul=tf.matmul,
+    matmul_tb=functools.partial(tf.matmul, transpose_b=True),  # a b^T
+    matmul_ta=functools.partial(tf.matmul, transpose_a=True),  # a^T b
+    where=tf.where,
+    zeros_like=tf.zeros_like,
+    sum0=functools.partial(tf.reduce_sum, axis=0),
+    tanh=tf.tanh,
+    sigmoid=tf.sigmoid,
+    relu=tf.nn.relu,
+    local_vjp=_local_vjp,
+)
+
+
+def _check_steps(x, unroll):
+    """Unrolling needs a static T."""
+    if unroll and x.shape[1] is None:
+        raise ValueError(
+            "Received `unroll=True` with an unknown number of timesteps: "
+            f"x.shape={tuple(x.shape)}. Unrolling needs a static T."
+        )
+
+
+def _column_mask(mask):
+    """A (N, T) mask as (N, T, 1): `m[:, t]` selects whole rows; or None."""
+    return None if mask is None else mask[:, :, None]
+
+
+def _previous_state(hs, h0, t):
+    """h_{t-1}: `hs[:, t - 1]`, or `h0` at t = 0."""
+    if isinstance(t, int):  # unrolled
+        return h0 if t == 0 else hs[:, t - 1]
+    return tf.where(t > 0, hs[:, tf.maximum(t - 1, 0)], h0)
+
+
+def _time_loop(step, T, carry, templates, unroll, compiled, reverse=False):
+    """Runs `carry, ys = step(t, carry)` for t = 0..T-1 (or T-1..0).
+
+    Returns the last carry and the per-step outputs stacked batch-major,
+    `(N, T, K)`, one for each of `templates`: `(N, K)` tensors shaped like
+    that output. With `unroll`, T is a Python int and the loop a Python loop;
+    else a `tf.while_loop`, which writes step t in place into its `(N, T, K)`
+    buffer when XLA `compiled` it (a TensorArray otherwise).
+    """
+    if unroll:
+        order = range(T - 1, -1, -1) if reverse else range(T)
+        ys = [[None] * T for _ in templates]
+        for t in order:
+            carry, outs = step(t, carry)
+            for k, y in enumerate(outs):
+                ys[k][t] = y
+        return carry, tuple(tf.stack(y, axis=1) for y in ys)
+
+    if compiled:
+        buffers = tuple(
+            tf.zeros(tf.stack([tf.shape(y)[0], T, tf.shape(y)[1]]), y.dtype)
+            for y in templates
+        )
+
+        def write(buffer, t, y):
+            return dynamic_update_slice(buffer, y[:, None], [0, t, 0])
+
+    else:
+        buffers = tuple(
+            tf.TensorArray(y.dtype, size=T, element_shape=y.shape)
+            for y in templates
+        )
+
+        def write(buffer, t, y):
+            return buffer.write(t, y)
+
+    def body(i, carry, buffers):
+        t = T - 1 - i if reverse else i
+        new_carry, outs = step(t, carry)
+        for new, old in zip(tf.nest.flatten(new_carry), tf.nest.flatten(carry)):
+            new.set_shape(old.shape)  # lost where traced weights had none
+        carry = new_carry
+        buffers = tuple(write(b, t, y) for b, y in zip(buffers, outs))
+        return i + 1, carry, buffers
+
+    _, carry, buffers = tf.while_loop(
+        lambda i, *_: i < T, body, (0, carry, buffers), maximum_iterations=T
+    )
+    if not compiled:  # (T, N, K) -> (N, T, K)
+        buffers = tuple(tf.transpose(b.stack(), [1, 0, 2]) for b in buffers)
+    return carry, buffers
+
+
+def _forward_loop(
+    xs, h0, kernel, recurrent_kernel, bias, m, r, options, compiled, per_step
+):
+    """The recurrence: `xs[:, t]` is `x_t` if `per_step`, else `x_t Wx + b`.
+
+    Returns `(hs, outputs, pre, o_last)`: `hs`, `outputs` and `pre` are
+    `(N, T, H)`; `outputs` is `None` without a mask (they are `hs`: returning
+    one buffer twice would make XLA copy it), `pre` is `None` unless the
+    activation is a callable; `o_last` is the last output `(N, H)`.
+    """
+    T = xs.shape[1] if options.unroll else tf.shape(xs)[1]
+
+    def step(t, carry):
+        xw_t = xs[:, t]
+        if per_step:  # x_t Wx + b inside the loop, as the book's RNN does
+            xw_t = input_projection(xp, xw_t, kernel, bias)
+        o_prev = carry[1] if m is not None else None
+        h, o, a = step_forward(
+            xp, xw_t, carry[0], o_prev, recurrent_kernel, r,
+            None if m is None else m[:, t], options,
+        )  # fmt: skip
+        pre = [a] if options.keeps_pre else []
+        if m is None:
+            return (h,), [h] + pre  # h_t = o_t
+        return (h, o), [h, o] + pre
+
+    carry = (h0,) if m is None else (h0, tf.zeros_like(h0))  # o carried
+    templates = [h0] * (len(carry) + options.keeps_pre)
+    last, ys = _time_loop(step, T, carry, templates, options.unroll, compiled)
+    hs, o_last = ys[0], last[-1]
+    outputs = ys[1] if m is not None else None
+    pre = ys[-1] if options.keeps_pre else None
+    return hs, outputs, pre, o_last
+
+
+def _backward_loop(
+    d_outputs,
+    dh_last,
+    d_last,
+    x,
+    h0,
+    hs,
+    pre,
+    kernel,
+    recurrent_kernel,
+    m,
+    r,
+    options,
+    compiled,
+    per_step,
+):
+    """The reverse recurrence.
+
+    Returns `(dts, dh0)`, with `dts[:, t]` the book's `dt` of step t,
+    dL/da_t, `(N, T, H)`; or, if `per_step`, the book's per-step sums
+    instead: `(dx, dh0, dWx, dWh, db)`. Either `d_outputs`, dL/do_t for
+    every t, or `d_last`, dL/do_{T-1} alone, is `None`.
+    """
+    T = hs.shape[1] if options.unroll else tf.shape(hs)[1]
+
+    def step(t, carry):
+        dh, do, sums = carry  # dL/dh_t from step t+1; masked: dL/do_t too
+        dt, dh_prev, do_prev = step_backward(
+            xp,
+            dh,
+            None if d_outputs is None else d_outputs[:, t],  # dL/do_t
+            do[0] if do else None,
+            hs[:, t],
+            None if pre is None else pre[:, t],
+            recurrent_kernel,
+            r,
+            None if m is None else m[:, t],
+            options,
+        )
+        do = () if m is None else (do_prev,)
+        if not per_step:
+            return (dh_prev, do, sums), (dt,)
+        # The rest of the book's `RNN.backward`, summed over the steps:
+        h_in = recurrent_input(_previous_state(hs, h0, t), r)
+        dx, *grads = weight_gradients(xp, x[:, t], h_in, dt, kernel)
+        sums = tuple(s + g for s, g in zip(sums, grads))
+        return (dh_prev, do, sums), (dx,)
+
+    if m is None:  # o_{T-1} = h_{T-1}: one gradient
+        dh, do = (dh_last if d_last is None else dh_last + d_last), ()
+    else:
+        do = (tf.zeros_like(dh_last) if d_last is None else d_last,)
+        dh = dh_last
+    sums, templates = (), [dh_last]
+    if per_step:
+        sums = tuple(
+            tf.zeros_like(w) for w in (kernel, recurrent_kernel, kernel[0])
+        )
+        templates = [x[:, 0]]
+    (dh0, _, sums), (ys,) = _time_loop(
+        step, T, (dh, do, sums), templates, options.unroll, compiled,
+        reverse=True,
+    )  # fmt: skip
+    if not per_step:
+        return ys, dh0
+    return (ys, dh0) + sums  # dx, dh0, dWx, dWh, db
+
+
+# Compile the loops with XLA (see `_run_loop`); `False` runs plain while
+# loops.
+XLA_LOOPS = True
+
+# From this many units H and batch rows N on (an unknown N counts as
+# large), each step's (N, H) x (H, H) matmuls are big enough to run near the
+# machine's peak, and the (N, T, H) temporaries of hoisting them cost more
+# than they save: the input matmuls and the weight gradients are then done
+# step by step, as in the book. Otherwise they are hoisted out of the loops
+# into single matmuls over the (N * T) rows. Measured by
+# `benchmarks/bench.py`; the two ways give the same results.
+PER_STEP_UNITS = 128
+PER_STEP_BATCH = 128
+
+# XLA compiles a loop again for every new input shape, which costs as much
+# as a few hundred plain steps. Inside a `tf.function` that is paid once per
+# traced shape; eager code may call with a new shape every time (a notebook
+# trying lengths), and would wait for a compilation at each. So eager calls
+# always run the plain while loop: still faster than SimpleRNN's eager loop
+# (`benchmarks/eager_lengths.py`), and an eager call's result never depends
+# on what ran before it.
+_LOOPS = {}  # one traced function per loop, options and compilation
+
+
+def _with_nones(fn, specs, *tensors):
+    """`fn` called with `tensors` and a `None` where `specs` has one."""
+    given = iter(tensors)
+    return fn(*(None if s is None else next(given) for s in specs))
+
+
+def _run_loop(fn, args, options, per_step):
+    """`fn(*args)` with its static options bound, in a shared `tf.function`.
+
+    Each function is traced once, for any shape (every dimension `None`),
+    and shared by all layers. XLA compiles it (a tight native loop: a few
+    us per step instead of tens), unless `unroll` or called eagerly.
+    """
+    # The loops do not depend on `return_sequences`: one function for both.
+    options = dataclasses.replace(options, return_sequences=True)
+    if options.unroll:  # a Python loop, traced into the caller's graph
+        return fn(*args, options=options, compiled=False, per_step=per_step)
+    specs = tuple(
+        None if a is None else tf.TensorSpec([None] * a.shape.rank, a.dtype)
+        for a in args
+    )
+    compiled = XLA_LOOPS and not tf.executing_eagerly()
+    key = (fn, specs, options, per_step, compiled)
+    if key not in _LOOPS:
+        bound = functools.partial(
+            fn, options=options, compiled=compiled, per_step=per_step
+        )
+        # A partial, not a closure: TensorFlow counts the traces of all
+        # functions sharing a `__code__` together, and would warn about
+        # retracing when each loop traces once.
+        loop = functools.partial(_with_nones, bound, specs)
+        _LOOPS[key] = tf.function(
+            loop,
+            input_signature=[s for s in specs if s is not None],
+            jit_compile=compiled,
+            autograph=False,
+        )
+    return _LOOPS[key](*(a for a in args if a is not None))
+
+
+def _per_step(x, kernel):
+    """Whether the matmuls of `x (N, T, D)` and `kernel (D, H)` go per step."""
+    N, H = x.shape[0], kernel.shape[-1]
+    return H >= PER_STEP_UNITS and (N is None or N >= PER_STEP_BATCH)
+
+
+def forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.rnn_forward`; returns `(outputs, hs, pre)`."""
+    hs, outputs, pre, _ = _forward(
+        x, h0, kernel, recurrent_kernel, bias, masks, options
+    )
+    return outputs, hs, pre
+
+
+def _forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`forward`; returns `(hs, outputs, pre, o_last)`."""
+    _check_steps(x, options.unroll)
+    per_step = _per_step(x, kernel)
+    x = sequence_inputs(xp, x, masks)  # (N, T, D)
+    if per_step:
+        xs = x  # x_t Wx + b is computed inside the loop
+    else:  # x_t Wx + b for every t at once, over the N * T rows
+        N, T, D = tf.unstack(tf.shape(x))
+        xw = input_projection(xp, tf.reshape(x, (-1, D)), kernel, bias)
+        xs = tf.reshape(xw, (N, T, -1))
+    args = (
+        xs, h0, kernel, recurrent_kernel, bias, _column_mask(masks.mask),
+        masks.recurrent_dropout,
+    )  # fmt: skip
+    hs, outputs, pre, o_last = _run_loop(_forward_loop, args, options, per_step)
+    if outputs is None:  # no mask: o_t = h_t
+        outputs = hs
+    shape = x.shape[:2] + kernel.shape[1:]
+    for t in (hs, outputs, pre):  # the compiled loop forgets static shapes
+        if t is not None:
+            t.set_shape(shape)
+    o_last.set_shape(h0.shape)
+    return hs, outputs, pre, o_last
+
+
+def backward(
+    d_outputs,
+    d_last,
+    dh_last,
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    hs,
+    pre,
+    masks,
+    options,
+):
+    """`ops.rnn_backward`.
+
+    Takes either `d_outputs`, dL/do_t for every t, or `d_last`, dL/do_{T-1}
+    alone (the layer returned the last output only); the other is `None`.
+    """
+    _check_steps(x, options.unroll)
+    per_step = _per_step(x, kernel)
+    r = masks.recurrent_dropout
+    x = sequence_inputs(xp, x, masks)  # (N, T, D), as forward
+    args = (
+        d_outputs, dh_last, d_last, x, h0, hs, pre, kernel, recurrent_kernel,
+        _column_mask(masks.mask), r,
+    )  # fmt: skip
+    results = _run_loop(_backward_loop, args, options, per_step)
+    if per_step:
+        dx, dh0, dkernel, drecurrent_kernel, dbias = results
+    else:
+        dts, dh0 = results  # (N, T, H), the book's dt of every step
+        N, T, D = tf.unstack(tf.shape(x))
+        H = tf.shape(kernel)[1]
+        # The sums over t of the book's per-step weight gradients, hoisted:
+        # the same equations, over the N * T rows of every step at once.
+        h_prev = tf.concat([h0[:, None], hs[:, :-1]], axis=1)  # h_{t-1}
+        h_in = recurrent_input(h_prev, None if r is None else r[:, None])
+        dx, dkernel, drecurrent_kernel, dbias = weight_gradients(
+            xp,
+            tf.reshape(x, (-1, D)),
+            tf.reshape(h_in, (-1, H)),
+            tf.reshape(dts, (-1, H)),
+            kernel,
+        )
+        dx = tf.reshape(dx, (N, T, D))
+    for t, like in ((dx, x), (dh0, h0), (dkernel, kernel)):
+        t.set_shape(like.shape)
+    drecurrent_kernel.set_shape(recurrent_kernel.shape)
+    dbias.set_shape(kernel.shape[1:])
+    dx = sequence_inputs_backward(dx, masks)
+    return dx, dh0, dkernel, drecurrent_kernel, dbias
+
+
+# The N rows of a batch are N independent recurrences. Cut into
+# BATCH_PARTS parts, each its own op, they run at the same time on
+# TensorFlow's inter-op threads (one core each on 2 cores) inside a
+# `tf.function`: each loop then does its small per-step work without waiting
+# for the other core at every step. Parts have at least MIN_PART_ROWS rows.
+BATCH_PARTS = 2
+MIN_PART_ROWS = 8
+
+
+def _batch_parts(x):
+    """The row counts of the parts of `x`'s batch, or `None` for one part."""
+    if BATCH_PARTS < 2 or tf.executing_eagerly():  # eager ops run in turn
+        return None
+    N = x.shape[0]
+    if N is not None and N < BATCH_PARTS * MIN_PART_ROWS:
+        return None
+    n = tf.shape(x)[0] if N is None else N
+    sizes = [n // BATCH_PARTS] * (BATCH_PARTS - 1)
+    return sizes + [n - sum(sizes)]
+
+
+def _split_rows(t, sizes):
+    """`t` cut along its first axis into parts of `sizes` rows (or Nones)."""
+    if t is None:
+        return [None] * len(sizes)
+    if all(isinstance(n, int) for n in sizes):
+        return tf.split(t, sizes, axis=0)
+    return tf.split(t, tf.stack(sizes), axis=0)
+
+
+def scratch_rnn(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.scratch_rnn`: `forward` whose gradient is `backward`.
+
+    Inside a `tf.function`, a batch of at least `BATCH_PARTS *
+    MIN_PART_ROWS` rows (or of unknown size) becomes `BATCH_PARTS` such ops,
+    one per part of its rows, that TensorFlow runs at the same time.
+    """
+    rows = (x, h0) + tuple(masks)
+    weights = (kernel, recurrent_kernel, bias)
+    sizes = _batch_parts(x)
+    if sizes is None:
+        return _scratch_rnn(rows, weights, options)
+    # Each part of the batch is an op of its own; TensorFlow runs them side
+    # by side and adds up their weight gradients.
+    parts = [
+        _scratch_rnn(part, weights, options)
+        for part in zip(*(_split_rows(t, sizes) for t in rows))
+    ]
+    outputs, h_last = (tf.concat(y, axis=0) for y in zip(*parts))
+    return outputs, h_last
+
+
+def _scratch_rnn(rows, weights, options):
+    """`scratch_rnn` on the rows of one part of the batch: one op."""
+    x, h0, *masks = rows
+    masks = Masks(*masks)
+    kernel, recurrent_kernel, bias = weights
+
+    @tf.custom_gradient
+    def op(*inputs):
+        # `stop_gradient`: no tape may record (and keep) the loop's insides;
+        # the gradient is `grad`, nothing else.
+        x, h0, kernel, recurrent_kernel, *maybe_bias = [
+            tf.stop_gradient(t) for t in inputs
+        ]
+        b = maybe_bias[0] if maybe_bias else None
+        hs, outputs, pre, o_last = _forward(
+            x, h0, kernel, recurrent_kernel, b, masks, options
+        )  # hs and pre are kept for the backward
+
+        def grad(d_out, dh_last):
+            d_out = tf.stop_gradient(d_out)
+            if options.return_sequences:
+                d_seq, d_last = d_out, None
+            else:
+                d_seq, d_last = None, d_out
+            dx, dh0, dk, drk, db = backward(
+                d_seq, d_last, tf.stop_gradient(dh_last), x, h0, kernel,
+                recurrent_kernel, hs, pre, masks, options,
+            )  # fmt: skip
+            return (dx, dh0, dk, drk) + ((db,) if maybe_bias else ())
+
+        out = outputs if options.return_sequences else o_last
+        return (out, hs[:, -1]), grad
+
+    args = (x, h0, kernel, recurrent_kernel) + (() if bias is None else (bias,))
+    return op(*args)
+
+
+def rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
+    """`ops.rnn_step`: one step of the book's `RNN`, its backward by hand."""
+
+    @tf.custom_gradient
+    def op(x, h_prev, kernel, recurrent_kernel, *maybe_bias):
+        b = maybe_bias[0] if maybe_bias else None
+        xw = input_projection(xp, x, kernel, b)  # x Wx + b
+        h_next, _, a = step_forward(
+            xp, xw, h_prev, None, recurrent_kernel, None, None, options
+        )  # h_next = act(x Wx + b + h_prev Wh)
+
+        def grad(dh_next):
+            dt, dh_prev, _ = step_backward(
+                xp, dh_next, None, None, h_next, a, recurrent_kernel, None,
+                None, options,
+            )  # fmt: skip
+            dx, dk, drk, db = weight_gradients(xp, x, h_prev, dt, kernel)
+            return (dx, dh_prev, dk, drk) + ((db,) if maybe_bias else ())
+
+        return h_next, grad
+
+    args = (x, h_prev, kernel, recurrent_kernel)
+    return op(*args + (() if bias is None else (bias,)))
