@@ -29,6 +29,7 @@ at once. It is imported without its C++ start-up log lines
 import argparse
 import ast
 import difflib
+import importlib
 import importlib.util
 import json
 import os
@@ -93,23 +94,55 @@ def keras_backend():
     return "tensorflow", None
 
 
-def _load_tensorflow(needs="ScratchRNN needs"):
-    """Imports TensorFlow and Keras, or ends in one line (exit code 2)."""
+BACKENDS = ("tensorflow", "jax", "torch")
+INSTALL = {
+    "tensorflow": "pip install tensorflow",
+    "jax": "pip install 'keras-scratch-rnn[jax]'",
+    "torch": "pip install torch==2.13.0+cpu --index-url "
+    "https://download.pytorch.org/whl/cpu",
+}
+
+
+def _load_keras(args, needs="ScratchRNN needs", backends=BACKENDS):
+    """Imports Keras on the backend of `--backend` (else Keras's own
+    setting), or ends in one line (exit code 2). Returns the backend."""
+    chosen = getattr(args, "backend", None)
+    if chosen:
+        if "keras" in sys.modules:  # a backend is loaded once per process
+            loaded = sys.modules["keras"].backend.backend()
+            if loaded != chosen:
+                _fail(
+                    f"--backend {chosen}: Keras is already loaded with the "
+                    f"{loaded} backend in this process."
+                )
+        os.environ["KERAS_BACKEND"] = chosen
     name, where = keras_backend()
-    if name != "tensorflow":
+    if "keras" in sys.modules and name in BACKENDS:
+        loaded = sys.modules["keras"].backend.backend()
+        if loaded != name:  # main() called inside a program using Keras
+            _fail(
+                f"{where} is {name!r}, but Keras is already loaded with the "
+                f"{loaded} backend in this process."
+            )
+    if name not in backends:
+        other = " or ".join(backends)
         _fail(
-            f"{needs} the TensorFlow backend; {where} is {name!r}. Run with "
-            "KERAS_BACKEND=tensorflow."
+            f"{needs} the {other} backend; {where} is {name!r}. Run with "
+            f"--backend {backends[0]} (or KERAS_BACKEND={backends[0]})."
         )
     try:
-        import_tensorflow_quietly()
+        if name == "tensorflow":
+            import_tensorflow_quietly()
+        else:
+            importlib.import_module(name)
         import keras  # noqa: F401
     except ImportError as error:
         reason = (str(error).strip() or type(error).__name__).splitlines()[0]
         _fail(
-            f"cannot import TensorFlow and Keras ({reason}). Install them: "
-            "pip install tensorflow"
+            f"cannot import {name} and Keras ({reason}). Install them: "
+            f"{INSTALL[name]}"
         )
+    return name
 
 
 # ---------------------------------------------------------------------------
@@ -324,7 +357,11 @@ def _explain(args, parser):
     head, tail = explain.topic_frame(topic, lang, style, width)
     _print(head)
     sys.stdout.flush()  # the text first; the demonstration needs TensorFlow
-    _load_tensorflow("the live demonstration runs ScratchRNN, which needs")
+    _load_keras(
+        args,
+        "the live demonstrations use TensorFlow's GradientTape; they need",
+        ("tensorflow",),
+    )
     demo, _ = explain.demo_lines(topic.name, lang)
     _print(explain.demo_block(demo) + tail)
     return 0
@@ -349,8 +386,9 @@ def _compare(args, parser):
             "sets the state, the second half is compared"
         )
 
-    _load_tensorflow()
+    backend = _load_keras(args)
     from keras_scratch_rnn.tools import parity
+    from keras_scratch_rnn.tools.autodiff import TRACED_MODE
 
     config = {}
     for name, value in typed.items():
@@ -388,9 +426,17 @@ def _compare(args, parser):
         "initial_state": args.initial_state,
         "training": args.training,
     }
+    traced = TRACED_MODE[backend]
+    if traced is None and args.mode == "function":
+        parser.error(
+            f"--mode function: Keras runs layers eagerly on {backend}; "
+            "use --mode eager (or both)"
+        )
     modes = {"eager": [False], "function": [True], "both": [False, True]}[
         args.mode
     ]
+    if traced is None:
+        modes = [False]
     described = ", ".join(
         f"{k}={v}" if isinstance(v, Spelled) else f"{k}={v!r}"
         for k, v in typed.items()
@@ -419,7 +465,7 @@ def _compare(args, parser):
             shape={**shape, "H": units},
             **options,
         )
-        columns["tf.function" if in_function else "eager"] = errors
+        columns[traced if in_function else "eager"] = errors
     extras = parity.compare_extras(
         config,
         units,
@@ -475,8 +521,11 @@ def _verdict(ok, style):
 
 
 def _timing(parity, config, units, shape, options, args):
+    from keras_scratch_rnn.tools.autodiff import modes
+
     rows = []
-    for in_function in (False, True):
+    for mode in modes():
+        in_function = mode != "eager"
         seconds = parity.time_pair(
             config,
             units,
@@ -488,7 +537,7 @@ def _timing(parity, config, units, shape, options, args):
         scratch, simple = seconds["ScratchRNN"], seconds["SimpleRNN"]
         rows.append(
             [
-                "tf.function" if in_function else "eager",
+                mode,
                 f"{scratch * 1e3:.2f} ms",
                 f"{simple * 1e3:.2f} ms",
                 f"{simple / scratch:.2f}x",
@@ -522,7 +571,12 @@ def _gradflow(args, parser):
     if any(T < 2 for T in args.lengths):
         parser.error("--lengths: every length must be at least 2")
 
-    _load_tensorflow("gradflow runs ScratchRNN's backward, which needs")
+    _load_keras(
+        args,
+        "gradflow differentiates one step at a time with TensorFlow's "
+        "GradientTape; it needs",
+        ("tensorflow",),
+    )
     from keras_scratch_rnn.learn import gradflow
 
     kwargs = {"units": args.units, "batch": args.batch, "seed": args.seed}
@@ -559,7 +613,11 @@ def _docs(args, parser):
             "a clone, or pass --out DIR."
         )
     if args.demos or not args.check:
-        _load_tensorflow("the docs' demonstrations run ScratchRNN, which needs")
+        _load_keras(
+            args,
+            "the docs' demonstrations use TensorFlow's GradientTape; they need",
+            ("tensorflow",),
+        )
     if args.check:
         drifted = docs_gen.check(out, demos=args.demos)
         for path in drifted:
@@ -580,7 +638,7 @@ def _docs(args, parser):
 
 
 def _main_job(args, parser):
-    _load_tensorflow()
+    _load_keras(args)
     from keras_scratch_rnn.tools.parity import main_job
 
     return main_job()
@@ -590,9 +648,21 @@ MAIN_JOB_HELP = (
     "Builds ScratchRNN (the RNN of 'Deep Learning from Scratch 2' with a "
     "handwritten backward) and keras.layers.SimpleRNN with the same weights, "
     "runs both on a built-in input for a table of parameter combinations, "
-    "eagerly and in tf.function, and prints the largest output and gradient "
+    "eagerly and traced (tf.function, jax.jit; torch runs eagerly), on the "
+    "Keras backend of --backend or KERAS_BACKEND, and prints the largest "
+    "output and gradient "
     "differences. Exits with 1 if any is above tolerance."
 )
+
+
+def _add_backend_option(parser):
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=argparse.SUPPRESS,
+        help="the Keras backend to run on (default: KERAS_BACKEND, else "
+        "Keras's setting, else tensorflow)",
+    )
 
 
 def build_parser():
@@ -606,6 +676,7 @@ def build_parser():
             "SimpleRNN, and show why truncated BPTT."
         ),
     )
+    _add_backend_option(parser)
     parser.set_defaults(handler=_main_job, subparser=parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -614,6 +685,7 @@ def build_parser():
         help="the main job: the parity table vs SimpleRNN (the default)",
         description=MAIN_JOB_HELP,
     )
+    _add_backend_option(p)
     p.set_defaults(handler=_main_job, subparser=p)
 
     p = commands.add_parser(
@@ -651,7 +723,7 @@ def build_parser():
         description=(
             "The main job for the configuration you type: builds ScratchRNN "
             "and SimpleRNN with the same weights, runs both forward and "
-            "backward (eagerly and in tf.function), and prints the largest "
+            "backward (eagerly and traced), and prints the largest "
             "differences of the outputs and of the gradients w.r.t. inputs, "
             "initial state and weights; then the outputs with weights drawn "
             "by the initializers, the regularization losses, the weights "
@@ -723,6 +795,7 @@ def build_parser():
     data.add_argument(
         "--no-timing", action="store_true", help="skip the speed comparison"
     )
+    _add_backend_option(p)
     p.set_defaults(handler=_compare, subparser=p)
 
     p = commands.add_parser(

@@ -1,8 +1,20 @@
-"""Shared fixtures."""
+"""Shared fixtures, and which tests a process collects."""
+
+import os
+import pathlib
 
 import pytest
 
-from keras_scratch_rnn.ops import tensorflow as tf_ops
+# Keras loads one backend per process (KERAS_BACKEND). The tests directly in
+# tests/ are TensorFlow's; tests/jax and tests/torch run in a process of
+# their backend; tests/backends in every process (see the README's test
+# command).
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+collect_ignore = [name for name in ("jax", "torch") if name != BACKEND]
+if BACKEND != "tensorflow":
+    collect_ignore += [
+        p.name for p in pathlib.Path(__file__).parent.glob("test_*.py")
+    ]
 
 LOOP_STRATEGIES = ("hoisted", "per_step")
 
@@ -15,6 +27,8 @@ def use_loop_strategy(monkeypatch, strategy):
     per step it is cut into `tf_ops.BATCH_PARTS` parts however few rows it has
     (inside a `tf.function`; eager calls never cut it). Per step in one
     part is what eager calls run."""
+    from keras_scratch_rnn.ops import tensorflow as tf_ops
+
     threshold = 10**9 if strategy == "hoisted" else 1
     monkeypatch.setattr(tf_ops, "PER_STEP_UNITS", threshold)
     monkeypatch.setattr(tf_ops, "PER_STEP_BATCH", threshold)

@@ -159,33 +159,54 @@ def test_quick_commands_never_import_tensorflow(argv, code, text):
 
 
 @pytest.mark.parametrize(
-    "argv",
+    "argv, backend",
     [
-        [],
-        ["explain", "units"],
-        ["compare", "--kernel-initializer", "orthogonal"],
-        ["gradflow"],
-        ["docs", "--out", "{tmp}"],
+        ([], "openvino"),
+        (["compare", "--kernel-initializer", "orthogonal"], "openvino"),
+        (["explain", "units"], "jax"),
+        (["gradflow"], "torch"),
+        (["docs", "--out", "{tmp}"], "jax"),
     ],
-    ids=lambda argv: " ".join(argv) or "main job",
+    ids=lambda v: " ".join(v) or "main job" if isinstance(v, list) else v,
 )
-def test_another_keras_backend_is_one_line_without_importing_it(argv, tmp_path):
-    """KERAS_BACKEND=jax (not installed here): one line, exit code 2, and
-    neither the backend nor TensorFlow imported. `explain PARAM` prints its
-    text first, which needs neither."""
+def test_a_backend_a_command_cannot_use_is_one_line(argv, backend, tmp_path):
+    """A Keras backend with no ops here (OpenVINO), or another backend
+    than TensorFlow for the commands that use TensorFlow's GradientTape:
+    one line, exit code 2, and neither the backend nor TensorFlow
+    imported. `explain PARAM` prints its text first, which needs neither."""
     argv = [a.format(tmp=tmp_path) for a in argv]
-    result = _shell(*argv, importtime=True, KERAS_BACKEND="jax")
+    result = _shell(*argv, importtime=True, KERAS_BACKEND=backend)
     messages = _messages(result.stderr)
     assert result.returncode == 2
     assert len(messages) == 1, messages
     assert messages[0].startswith("keras-scratch-rnn: ")
-    assert "KERAS_BACKEND is 'jax'" in messages[0]
-    assert messages[0].endswith("Run with KERAS_BACKEND=tensorflow.")
-    assert not {"tensorflow", "keras", "jax"} & _imported(result.stderr)
+    assert f"KERAS_BACKEND is '{backend}'" in messages[0]
+    assert messages[0].endswith(
+        "Run with --backend tensorflow (or KERAS_BACKEND=tensorflow)."
+    )
+    assert not {"tensorflow", "keras", "jax", "torch"} & _imported(
+        result.stderr
+    )
     if argv[:1] == ["explain"]:
         assert result.stdout.startswith("units (default: (required))")
         assert "Where it enters" in result.stdout
     assert not list(tmp_path.iterdir())  # docs wrote nothing
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_compare_runs_on_another_backend(backend):
+    """`--backend` picks the backend before Keras loads: the comparison
+    runs there (traced with jax.jit on JAX; PyTorch runs eagerly)."""
+    result = _shell(
+        "--backend", backend, "compare", "--no-timing", "--units", "3",
+        "--mask",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "NO" not in result.stdout.split()
+    expected = {"jax": ["eager", "jax.jit"], "torch": ["eager"]}[backend]
+    for mode in expected:
+        assert mode in result.stdout
+    assert "tf.function" not in result.stdout
 
 
 def test_tensorflow_commands_print_no_log_lines():
@@ -302,21 +323,21 @@ def test_a_tensorflow_that_does_not_import_is_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err == (
-        "keras-scratch-rnn: cannot import TensorFlow and Keras (No module "
+        "keras-scratch-rnn: cannot import tensorflow and Keras (No module "
         "named 'tensorflow'). Install them: pip install tensorflow\n"
     )
 
 
 def test_the_backend_in_keras_json_counts_too(tmp_path, monkeypatch, capsys):
-    (tmp_path / "keras.json").write_text('{"backend": "torch"}')
+    (tmp_path / "keras.json").write_text('{"backend": "openvino"}')
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     monkeypatch.delenv("KERAS_BACKEND", raising=False)
-    assert cli.keras_backend()[0] == "torch"
+    assert cli.keras_backend()[0] == "openvino"
     with pytest.raises(SystemExit) as exit_info:
         cli.main([])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
-    assert f"the backend in {tmp_path / 'keras.json'} is 'torch'" in err
+    assert f"the backend in {tmp_path / 'keras.json'} is 'openvino'" in err
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")  # it wins over the file
     assert cli.keras_backend() == ("tensorflow", "KERAS_BACKEND")
     (tmp_path / "keras.json").unlink()

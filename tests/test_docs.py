@@ -110,7 +110,7 @@ def test_derivation_shows_the_seeds_forward_loop_as_the_mistake(page):
     text = (DOCS / page).read_text(encoding="utf-8")
     assert "for t in range(T):" in text
     assert "for t in reversed(range(T)):" in text
-    for function in ("_backward_loop", "_backward", "RNN.backward"):
+    for function in ("_backward_loop", "backward", "RNN.backward"):
         assert f"`{function}`" in text
 
 

@@ -328,7 +328,7 @@ def test_topic_renders_in_both_languages(lang, reports):
     text = "\n".join(lines)
     heading = "よくある間違い" if lang == "ja" else "The common mistake"
     assert heading in text
-    assert "x = x * input_dropout_mask[:, None, :]" in text
+    assert "x = x * masks.input_dropout[:, None, :]" in text
     assert "\x1b[" not in text  # no colour unless asked
     assert all(display_width(line) <= 80 for line in lines if "[" not in line)
 

@@ -35,8 +35,9 @@ def test_quickstart_is_two_one_line_commands():
     assert len(commands) == 2
     assert "pip install" in commands[0]
     assert "python -m keras_scratch_rnn" in commands[0]
-    assert "pip install" in commands[1] and "[test]" in commands[1]
-    assert "pytest" in commands[1]
+    assert "pip install" in commands[1] and ".[test," in commands[1]
+    for backend in ("jax", "torch"):  # each backend's process
+        assert f"KERAS_BACKEND={backend} python -m pytest" in commands[1]
 
 
 def test_ci_runs_the_readme_test_command():

@@ -317,7 +317,10 @@ class ScratchRNN(keras.layers.RNN):
         N = x.shape[0]
         if initial_state is None:
             if self.stateful:
-                return after(stored, keras.ops.cast(self.states[0], x.dtype))
+                # A copy: the op may keep h0 for its backward (torch keeps
+                # the very tensor), and the call overwrites the state.
+                h0 = keras.ops.copy(keras.ops.cast(self.states[0], x.dtype))
+                return after(stored, h0)
             if N is None:
                 N = keras.ops.shape(x)[0]
             return keras.ops.zeros((N, self.cell.units), x.dtype)

@@ -8,7 +8,9 @@ written by `keras_scratch_rnn.learn.docs_gen`). A topic groups the arguments
 that work alike (the three initializers are one topic) and tells:
 
 - where it enters the equation `h_t = act(x_t Wx + h_{t-1} Wh + b)`, and
-  in the handwritten backward, pointing at the code line (`CodeRef`);
+  in the handwritten backward, pointing at the code line (`CodeRef`): the
+  equation in `ops/rnn_math.py` where there is one, else the TensorFlow
+  loop (`ops/tensorflow.py`) or the layer;
 - a live demonstration, ScratchRNN beside SimpleRNN
   (`keras_scratch_rnn.learn.demos`, run when shown);
 - the mistake people most often make with it.
@@ -462,15 +464,11 @@ TOPICS = {
                 "で使います。",
             ),
             forward_refs=(
+                CodeRef(_MATH, "input_projection", "xw = xp.matmul(x, kernel)"),
                 CodeRef(
-                    _OPS,
-                    "_forward",
-                    "xw = tf.matmul(tf.reshape(x, (-1, D)), kernel)",
-                ),
-                CodeRef(
-                    _OPS,
-                    "_forward_loop",
-                    "a = xs[:, t] + tf.matmul(h_in, recurrent_kernel)",
+                    _MATH,
+                    "step_forward",
+                    "a = xw_t + xp.matmul(h_in, recurrent_kernel)",
                 ),
                 CodeRef(
                     _CELL,
@@ -489,10 +487,9 @@ TOPICS = {
                 "grads を足し合わせるのと同じです。",
             ),
             backward_refs=(
+                CodeRef(_MATH, "weight_gradients", "dWx = xp.matmul_ta(x, dt)"),
                 CodeRef(
-                    _OPS,
-                    "_backward",
-                    "dkernel = tf.matmul(x_2d, dts_2d, transpose_a=True)",
+                    _MATH, "weight_gradients", "dWh = xp.matmul_ta(h_in, dt)"
                 ),
                 CodeRef(_REF, "TimeRNN.backward", "grads[i] += grad"),
             ),
@@ -524,7 +521,11 @@ TOPICS = {
                 "なので、出力だけでなく次の時刻に渡す隠れ状態も変えます。",
             ),
             forward_refs=(
-                CodeRef(_OPS, "_forward_loop", "y = _activate(a, activation)"),
+                CodeRef(
+                    _MATH,
+                    "step_forward",
+                    "y = activate(xp, a, options.activation)",
+                ),
                 CodeRef(_REF, "RNN.forward", "h_next = np.tanh(t)"),
             ),
             backward=(
@@ -532,22 +533,28 @@ TOPICS = {
                 "is "
                 "computed from the kept output, as in the book; sigmoid, relu "
                 "and linear are written by hand too. Any other activation is "
-                "differentiated locally, by a GradientTape around the "
-                "activation alone.",
+                "differentiated locally, by the backend's autodiff around the "
+                "activation alone (a GradientTape in TensorFlow).",
                 "dt = dL/da_t = dh_t * act'(a_t)。tanh なら本と同じく、保存して"
                 "おいた出力から act' = 1 - h_t^2 と計算します。sigmoid・relu・"
                 "linear の微分も手書きです。それ以外の活性化関数は、"
-                "活性化関数だけを "
-                "GradientTape で局所的に微分します。",
+                "活性化関数だけをバックエンドの自動微分（TensorFlow なら "
+                "GradientTape）で局所的に微分します。",
             ),
             backward_refs=(
                 CodeRef(
-                    _OPS,
-                    "_backward_loop",
-                    "dt = _activation_backward(dy, hs[:, t], a_t, activation)",
+                    _MATH,
+                    "step_backward",
+                    "dt = activation_backward(xp, dy, y_t, a_t, "
+                    "options.activation)",
                 ),
                 CodeRef(
-                    _OPS, "_activation_backward", "return dy * (1.0 - y * y)"
+                    _MATH, "activation_backward", "return dy * (1.0 - y * y)"
+                ),
+                CodeRef(
+                    _MATH,
+                    "activation_backward",
+                    "return xp.local_vjp(activation, a, dy)",
                 ),
                 CodeRef(_REF, "RNN.backward", "dt = dh_next * (1 - h_next**2)"),
             ),
@@ -574,16 +581,18 @@ TOPICS = {
                 "バイアス b を足すかどうか。b は全時刻で共通。",
             ),
             forward=(
-                "The + b term. It is added to x_t Wx for all t at once, before "
-                "the loop: the same b at every step. The weights are "
-                "[kernel, recurrent_kernel, bias], or two arrays without it.",
-                "式の + b の項です。ループの前に全時刻の x_t Wx にまとめて足し"
-                "ます。つまり全時刻で同じ b です。重みは [kernel, "
+                "The + b term, added to x_t Wx (for small layers for all t "
+                "at once, before the loop): the same b at every step. The "
+                "weights are [kernel, recurrent_kernel, bias], or two arrays "
+                "without it.",
+                "式の + b の項で、x_t Wx に足します（小さなレイヤではループの"
+                "前に全時刻分をまとめて）。どの時刻でも同じ b です。重みは "
+                "[kernel, "
                 "recurrent_kernel, bias] の 3 つで、バイアスなしなら 2 "
                 "つです。",
             ),
             forward_refs=(
-                CodeRef(_OPS, "_forward", "xw = xw + bias"),
+                CodeRef(_MATH, "input_projection", "xw = xw + bias"),
                 CodeRef(_CELL, "ScratchRNNCell.build", "if self.use_bias:"),
             ),
             backward=(
@@ -593,11 +602,7 @@ TOPICS = {
                 "いるので時間方向にも足し合わせたものです。",
             ),
             backward_refs=(
-                CodeRef(
-                    _OPS,
-                    "_backward",
-                    "dbias = tf.reduce_sum(dts_2d, axis=0)",
-                ),
+                CodeRef(_MATH, "weight_gradients", "db = xp.sum0(dt)"),
                 CodeRef(_REF, "RNN.backward", "db = dt.sum(axis=0)"),
             ),
             mistake=(
@@ -648,10 +653,9 @@ TOPICS = {
             ),
             backward_refs=(
                 CodeRef(
-                    _OPS,
-                    "_backward_loop",
-                    "dh_prev = tf.matmul(dt, recurrent_kernel, "
-                    "transpose_b=True)",
+                    _MATH,
+                    "step_backward",
+                    "dh_prev = xp.matmul_tb(dt, recurrent_kernel)",
                 ),
             ),
             mistake=(
@@ -770,9 +774,9 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _OPS,
-                    "_step_inputs",
-                    "x = x * input_dropout_mask[:, None, :]",
+                    _MATH,
+                    "sequence_inputs",
+                    "x = x * masks.input_dropout[:, None, :]",
                 ),
                 CodeRef(
                     _LAYER,
@@ -788,9 +792,9 @@ TOPICS = {
             ),
             backward_refs=(
                 CodeRef(
-                    _OPS,
-                    "_backward",
-                    "dx = dx * input_dropout_mask[:, None, :]",
+                    _MATH,
+                    "sequence_inputs_backward",
+                    "dx = dx * masks.input_dropout[:, None, :]",
                 ),
             ),
             mistake=(
@@ -823,9 +827,9 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _OPS,
-                    "_forward_loop",
-                    "h_in = h_prev if r is None else h_prev * r",
+                    _MATH,
+                    "recurrent_input",
+                    "return h_prev if r is None else h_prev * r",
                 ),
             ),
             backward=(
@@ -835,11 +839,9 @@ TOPICS = {
                 "です。",
             ),
             backward_refs=(
-                CodeRef(_OPS, "_backward_loop", "dh_prev = dh_prev * r"),
+                CodeRef(_MATH, "step_backward", "dh_prev = dh_prev * r"),
                 CodeRef(
-                    _OPS,
-                    "_backward",
-                    "h_in = hs if r is None else hs * r[:, None, :]",
+                    _MATH, "weight_gradients", "dWh = xp.matmul_ta(h_in, dt)"
                 ),
             ),
             mistake=(
@@ -913,7 +915,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_scratch_rnn",
-                    "out = outputs if return_sequences else o_last",
+                    "out = outputs if options.return_sequences else o_last",
                 ),
             ),
             backward=(
@@ -934,7 +936,10 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "g = None if d_outputs is None else d_outputs[:, t]",
+                    "None if d_outputs is None else d_outputs[:, t]",
+                ),
+                CodeRef(
+                    _MATH, "step_backward", "dy = dh if g is None else dh + g"
                 ),
                 CodeRef(
                     _OPS,
@@ -985,8 +990,8 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "step, T, (dh, do, sums), templates, unroll, compiled, "
-                    "reverse=True",
+                    "step, T, (dh, do, sums), templates, options.unroll, "
+                    "compiled, reverse=True",
                 ),
                 CodeRef(_REF, "TimeRNN.backward", "dh = 0"),
             ),
@@ -1014,7 +1019,7 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _LAYER, "ScratchRNN.call", "x = tf.reverse(x, axis=[1])"
+                    _LAYER, "ScratchRNN.call", "x = keras.ops.flip(x, axis=1)"
                 ),
             ),
             backward=(
@@ -1057,13 +1062,13 @@ TOPICS = {
                 CodeRef(
                     _LAYER,
                     "ScratchRNN.call",
-                    "self.states[0].assign(tf.cast(h_last, "
+                    "self.states[0].assign(keras.ops.cast(h_last, "
                     "self.states[0].dtype))",
                 ),
                 CodeRef(
                     _LAYER,
                     "ScratchRNN._initial_state",
-                    "return _after(stored, tf.cast(self.states[0], x.dtype))",
+                    "keras.ops.cast(self.states[0], x.dtype)",
                 ),
                 CodeRef(
                     _REF,
@@ -1111,13 +1116,14 @@ TOPICS = {
             forward=(
                 "It changes how the loop over t is built, not what it "
                 "computes: T copies of the step in the graph instead of a "
-                "tf.while_loop (which ScratchRNN compiles with XLA inside "
-                "tf.function). T must be known.",
+                "symbolic loop (on TensorFlow a tf.while_loop, which "
+                "ScratchRNN compiles with XLA inside tf.function). T must be "
+                "known.",
                 "時間方向のループの作り方が変わるだけで、計算結果は変わり"
-                "ません。tf.while_loop（ScratchRNN は tf.function の中では"
-                " XLA でコンパイルします）"
-                "の代わりに、グラフ上にステップを T 個並べます。T が決まって"
-                "いる必要があります。",
+                "ません。記号的なループ（TensorFlow では tf.while_loop で、"
+                "ScratchRNN は tf.function の中ではこれを XLA でコンパイル"
+                "します）の代わりに、グラフ上にステップを T 個並べます。T が"
+                "決まっている必要があります。",
             ),
             forward_refs=(
                 CodeRef(
@@ -1131,8 +1137,8 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_run_loop",
-                    "if unroll:  # a Python loop, traced into the caller's "
-                    "graph",
+                    "if options.unroll:  # a Python loop, traced into the "
+                    "caller's graph",
                 ),
             ),
             backward=(
@@ -1143,8 +1149,8 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_backward_loop",
-                    "step, T, (dh, do, sums), templates, unroll, compiled, "
-                    "reverse=True",
+                    "step, T, (dh, do, sums), templates, options.unroll, "
+                    "compiled, reverse=True",
                 ),
             ),
             mistake=(
@@ -1171,11 +1177,11 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _OPS,
-                    "_forward_loop",
-                    "o = tf.where(m[:, t], y, zeros if zero_output_for_mask "
-                    "else carry[1])",
+                    _MATH,
+                    "step_forward",
+                    "o = xp.where(m_t, y, xp.zeros_like(y))",
                 ),
+                CodeRef(_MATH, "step_forward", "o = xp.where(m_t, y, o_prev)"),
             ),
             backward=(
                 "Without it, the gradient reaching a masked o_t flows on to "
@@ -1186,11 +1192,9 @@ TOPICS = {
                 " o_{t-1} へ流れます。あれば、その勾配はそこで止まります。",
             ),
             backward_refs=(
+                CodeRef(_MATH, "step_backward", "do_prev = zeros"),
                 CodeRef(
-                    _OPS,
-                    "_backward_loop",
-                    "zeros if zero_output_for_mask else "
-                    "tf.where(m[:, t], zeros, g)",
+                    _MATH, "step_backward", "do_prev = xp.where(m_t, zeros, g)"
                 ),
             ),
             mistake=(
@@ -1220,7 +1224,7 @@ TOPICS = {
                 CodeRef(
                     _OPS,
                     "_forward_loop",
-                    "carry = (h0,) if m is None else (h0, zeros)",
+                    "carry = (h0,) if m is None else (h0, tf.zeros_like(h0))",
                 ),
             ),
             backward=(
@@ -1236,7 +1240,7 @@ TOPICS = {
             backward_refs=(
                 CodeRef(
                     _OPS,
-                    "_backward",
+                    "backward",
                     "return dx, dh0, dkernel, drecurrent_kernel, dbias",
                 ),
                 CodeRef(_REF, "TimeRNN.backward", "self.dh = dh"),
@@ -1267,13 +1271,11 @@ TOPICS = {
                 "に届きません。",
             ),
             forward_refs=(
+                CodeRef(_MATH, "step_forward", "h = xp.where(m_t, y, h_prev)"),
                 CodeRef(
-                    _OPS, "_forward_loop", "h = tf.where(m[:, t], y, h_prev)"
-                ),
-                CodeRef(
-                    _OPS,
-                    "_step_inputs",
-                    "x = tf.where(mask[:, :, None], x, tf.zeros_like(x))",
+                    _MATH,
+                    "sequence_inputs",
+                    "x = xp.where(masks.mask[:, :, None], x, xp.zeros_like(x))",
                 ),
             ),
             backward=(
@@ -1285,12 +1287,12 @@ TOPICS = {
             ),
             backward_refs=(
                 CodeRef(
-                    _OPS, "_backward_loop", "dt = tf.where(m[:, t], dt, zeros)"
+                    _MATH, "step_backward", "dt = xp.where(m_t, dt, zeros)"
                 ),
                 CodeRef(
-                    _OPS,
-                    "_backward_loop",
-                    "dh_skip = tf.where(m[:, t], zeros, dh)",
+                    _MATH,
+                    "step_backward",
+                    "dh_prev = xp.where(m_t, dh_prev, dh)",
                 ),
             ),
             mistake=(

@@ -11,10 +11,14 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
+from keras_scratch_rnn.tools.autodiff import (
+    forward_backward,
+    gradient_function,
+    modes,
+)
 
 # The built-in default problem: batch N, timesteps T, features D, units H.
 DEFAULT_SHAPE = {"N": 3, "T": 6, "D": 4, "H": 5}
@@ -56,6 +60,55 @@ def default_weights(D, H, use_bias=True, seed=1, dtype="float32"):
     return [w.astype(dtype) for w in weights]
 
 
+def reference_config(config, use_mask, initial_state=False):
+    """SimpleRNN's config for the reference of a ScratchRNN with `config`.
+
+    The same config, except where Keras 3.15's SimpleRNN is inconsistent
+    across its own code paths; ScratchRNN does the same on every backend
+    (as SimpleRNN on TensorFlow without `unroll`), so the reference is then
+    the SimpleRNN path that does it:
+
+    - `hits_keras_unroll_bug`: the unrolled loop zeroes the wrong steps;
+      the reference runs without `unroll`.
+    - `hits_keras_jax_masked_start`: on JAX, the symbolic loop outputs the
+      initial state (not zeros) at masked steps before the first unmasked
+      one; the reference is unrolled (JAX's unrolled loop gives zeros).
+    - On JAX, the unrolled loop ignores `zero_output_for_mask` (masked
+      steps repeat the previous output); the reference runs without
+      `unroll`.
+    - On PyTorch, an unrolled SimpleRNN with a mask fails when it returns
+      the last output only (`'tuple' object has no attribute 'shape'`);
+      the reference runs without `unroll` (on PyTorch both are the same
+      Python loop).
+    """
+    reference = dict(config)
+    if hits_keras_unroll_bug(config, use_mask):
+        reference["unroll"] = False
+    if keras.backend.backend() == "torch" and use_mask:
+        reference["unroll"] = False
+    if (
+        keras.backend.backend() == "jax"
+        and use_mask
+        and config.get("zero_output_for_mask", False)
+    ):
+        reference["unroll"] = False
+    if hits_keras_jax_masked_start(config, use_mask, initial_state):
+        reference["unroll"] = True
+    return reference
+
+
+def hits_keras_jax_masked_start(config, use_mask, initial_state):
+    """Whether SimpleRNN on JAX would output the initial state at leading
+    masked steps (TensorFlow's SimpleRNN and ScratchRNN output zeros)."""
+    return (
+        keras.backend.backend() == "jax"
+        and use_mask
+        and (initial_state or config.get("stateful", False))
+        and not config.get("zero_output_for_mask", False)
+        and not config.get("unroll", False)
+    )
+
+
 def hits_keras_unroll_bug(config, use_mask):
     """Whether SimpleRNN's unrolled loop would zero the wrong steps.
 
@@ -76,51 +129,6 @@ def hits_keras_unroll_bug(config, use_mask):
     )
 
 
-def _outputs_and_loss(out):
-    """The layer's outputs as a list, and a scalar loss reaching each."""
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
-    return outs, tf.add_n([tf.reduce_sum(o * _upstream(o)) for o in outs])
-
-
-def _upstream(o):
-    """A fixed, non-constant dL/do so every output element matters."""
-    index = tf.cast(tf.range(tf.size(o)), o.dtype)
-    return tf.reshape(tf.cos(1.7 * index + 0.3), tf.shape(o))
-
-
-def _run(layer, x, mask, h0, training, in_function):
-    """Forward and backward of `layer`; returns (outputs, named gradients)."""
-
-    def forward_backward(x, h0):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            if h0 is not None:
-                tape.watch(h0)
-            out = layer(x, initial_state=h0, mask=mask, training=training)
-            outs, loss = _outputs_and_loss(out)
-        sources = {"d_inputs": x, **_weights_by_name(layer)}
-        if h0 is not None:
-            sources["d_initial_state"] = h0
-        return outs, tape.gradient(loss, sources)
-
-    x, h0 = tf.constant(x), None if h0 is None else tf.constant(h0)
-    if in_function:
-        # One graph for this layer, traced once on purpose: a tf.function
-        # called once per configuration would be "retraced" every time.
-        forward_backward = tf.function(forward_backward).get_concrete_function(
-            x, h0
-        )
-    outs, grads = forward_backward(x, h0)
-    outs = [np.asarray(o) for o in outs]
-    return outs, {
-        k: None if g is None else np.asarray(g) for k, g in grads.items()
-    }
-
-
-def _weights_by_name(layer):
-    return {"d_" + w.name: w for w in layer.trainable_weights}
-
-
 def compare(
     config=None,
     mask=False,
@@ -139,7 +147,8 @@ def compare(
         initial_state: Pass the built-in initial state (and compare the
             gradients w.r.t. it).
         training: The `training` call argument (dropout acts only then).
-        in_function: Run inside `tf.function` instead of eagerly.
+        in_function: Run traced (`tf.function`, `jax.jit`) instead of
+            eagerly; not on torch, where Keras runs eagerly.
         shape: Dict with `N, T, D, H`; default `DEFAULT_SHAPE`.
         seed: Seed of the built-in inputs.
 
@@ -154,28 +163,28 @@ def compare(
     shape = shape or DEFAULT_SHAPE
     N, T, D, H = (shape[k] for k in "NTDH")
     x, mask_array, h0 = default_inputs(N, T, D, H, seed)
-    reference_config = dict(config)
-    if hits_keras_unroll_bug(config, mask):
-        reference_config["unroll"] = False
+    reference = reference_config(config, mask, initial_state)
     warmup = None
     if config.get("stateful"):
         warmup, x = x[:, : T // 2], x[:, T // 2 :]
         mask_array = mask_array[:, T // 2 :]
-    mask_tensor = tf.constant(mask_array) if mask else None
+    mask_array = mask_array if mask else None
     h0 = h0 if initial_state else None
 
     weights = default_weights(D, H, config.get("use_bias", True))
     results = []
     for cls, layer_config in (
         (ScratchRNN, config),
-        (keras.layers.SimpleRNN, reference_config),
+        (keras.layers.SimpleRNN, reference),
     ):
         layer = cls(H, **layer_config)
         layer.build((N, None, D))
         layer.set_weights(weights)
         if warmup is not None:  # stateful: a first chunk sets the state
             layer(warmup, training=training)
-        results.append(_run(layer, x, mask_tensor, h0, training, in_function))
+        results.append(
+            forward_backward(layer, x, h0, mask_array, training, in_function)
+        )
     (outs, grads), (ref_outs, ref_grads) = results
 
     errors = {"output": scaled_error(outs[0], ref_outs[0])}
@@ -245,19 +254,20 @@ PARITY_CASES = (
 )
 
 
-def parity_table(cases=PARITY_CASES, modes=("eager", "tf.function")):
-    """Compares every case in every mode; returns a list of result rows."""
+def parity_table(cases=PARITY_CASES, run_modes=None):
+    """Compares every case in every mode (default: eager, and traced where
+    the backend traces); returns a list of result rows."""
+    backend = keras.backend.backend()
     rows = []
     for label, config, options in cases:
-        for mode in modes:
-            errors = compare(
-                config, in_function=mode == "tf.function", **options
-            )
+        for mode in run_modes or modes():
+            errors = compare(config, in_function=mode != "eager", **options)
             output = max(errors[k] for k in ("output", "state") if k in errors)
             grads = max(errors[k] for k in GRADIENT_NAMES if k in errors)
             rows.append(
                 {
                     "case": label,
+                    "backend": backend,
                     "mode": mode,
                     "output": output,
                     "gradients": grads,
@@ -271,13 +281,14 @@ def format_table(rows):
     """The rows as an aligned text table."""
     width = max(len(r["case"]) for r in rows)
     lines = [
-        f"{'configuration':<{width}}  {'mode':<11}  {'output':>8}  "
-        f"{'gradients':>9}  within",
-        "-" * (width + 47),
+        f"{'configuration':<{width}}  {'backend':<10}  {'mode':<11}  "
+        f"{'output':>8}  {'gradients':>9}  within",
+        "-" * (width + 59),
     ]
     for r in rows:
         lines.append(
-            f"{r['case']:<{width}}  {r['mode']:<11}  {r['output']:>8.1e}  "
+            f"{r['case']:<{width}}  {r['backend']:<10}  {r['mode']:<11}  "
+            f"{r['output']:>8.1e}  "
             f"{r['gradients']:>9.1e}  {'yes' if r['ok'] else 'NO'}"
         )
     return "\n".join(lines)
@@ -326,6 +337,10 @@ def check_config(config, units):
     return None
 
 
+def _scalar(tensor):
+    return float(keras.ops.convert_to_numpy(tensor))
+
+
 def _regularization(layer, x, mask, training):
     """The regularization losses of one call of `layer`.
 
@@ -341,8 +356,8 @@ def _regularization(layer, x, mask, training):
         (layer.cell.bias_regularizer, layer.cell.bias),
     ):
         if regularizer is not None and weight is not None:
-            weight_losses += float(regularizer(weight))
-    total = float(sum(float(v) for v in layer.losses))
+            weight_losses += _scalar(regularizer(weight))
+    total = sum(_scalar(v) for v in layer.losses)
     return weight_losses, total - weight_losses
 
 
@@ -383,15 +398,16 @@ def compare_extras(
     shape = {**DEFAULT_SHAPE, **(shape or {}), "H": units}
     N, T, D, H = (shape[k] for k in "NTDH")
     x, mask_array, _ = default_inputs(N, T, D, H, seed)
-    x = tf.constant(x)
-    mask_tensor = tf.constant(mask_array) if mask else None
-    reference_config = dict(config)
-    if hits_keras_unroll_bug(config, mask):
-        reference_config["unroll"] = False
+    mask_array = mask_array if mask else None
+    x = keras.ops.convert_to_tensor(x)
+    mask_tensor = None
+    if mask_array is not None:
+        mask_tensor = keras.ops.convert_to_tensor(mask_array)
+    reference = reference_config(config, mask)
 
     keras.utils.set_random_seed(seed)
     scratch = ScratchRNN(H, **config)
-    simple = keras.layers.SimpleRNN(H, **reference_config)
+    simple = keras.layers.SimpleRNN(H, **reference)
     batch = N if config.get("stateful") else None
     for layer in (scratch, simple):
         layer.build((batch, None, D))
@@ -401,7 +417,8 @@ def compare_extras(
     outs = []
     for layer in (scratch, simple):
         out = layer(x, mask=mask_tensor, training=training)
-        outs.append(out[0] if isinstance(out, (list, tuple)) else out)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        outs.append(keras.ops.convert_to_numpy(out))
     errors["output (initializer weights)"] = scaled_error(outs[0], outs[1])
 
     if config.get("stateful"):
@@ -422,13 +439,14 @@ def compare_extras(
     if config.get("stateful"):
         for layer in (scratch, simple):
             layer.reset_state()
+    x = keras.ops.convert_to_numpy(x)
     for layer in (scratch, simple):
         optimizer = keras.optimizers.SGD(learning_rate)
-        with tf.GradientTape() as tape:
-            out = layer(x, mask=mask_tensor, training=training)
-            outs, loss = _outputs_and_loss(out)
-        grads = tape.gradient(loss, layer.trainable_weights)
-        optimizer.apply_gradients(zip(grads, layer.trainable_weights))
+        run = gradient_function(layer, mask_array, training)
+        _, grads = run(x, None)
+        weights = layer.trainable_weights
+        grads = [keras.ops.convert_to_tensor(g) for g in grads[1:]]
+        optimizer.apply_gradients(zip(grads, weights))
     errors["weights after one SGD step"] = max(
         scaled_error(a, b)
         for a, b in zip(scratch.get_weights(), simple.get_weights())
@@ -459,33 +477,21 @@ def time_pair(
     shape = {**DEFAULT_SHAPE, **(shape or {}), "H": units}
     N, T, D, H = (shape[k] for k in "NTDH")
     x, mask_array, h0 = default_inputs(N, T, D, H, seed)
-    x = tf.constant(x)
-    mask_tensor = tf.constant(mask_array) if mask else None
-    h0 = tf.constant(h0) if initial_state else None
+    mask_array = mask_array if mask else None
+    h0 = h0 if initial_state else None
     weights = default_weights(D, H, config.get("use_bias", True))
     seconds = {}
     for cls in (ScratchRNN, keras.layers.SimpleRNN):
         layer = cls(H, **config)
         layer.build((N, None, D))
         layer.set_weights(weights)
-
-        def forward_backward(x, h0, layer=layer):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                out = layer(
-                    x, initial_state=h0, mask=mask_tensor, training=training
-                )
-                _, loss = _outputs_and_loss(out)
-            return tape.gradient(loss, [x, *layer.trainable_weights])
-
-        if in_function:
-            forward_backward = tf.function(forward_backward)
-        forward_backward(x, h0)  # trace / warm up
+        run = gradient_function(layer, mask_array, training, in_function)
+        run(x, h0)  # trace / warm up
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            grads = forward_backward(x, h0)
-            np.asarray(grads[0])  # wait for the result
+            _, grads = run(x, h0)
+            keras.ops.convert_to_numpy(grads[0])  # wait for the result
             times.append(time.perf_counter() - start)
         seconds[cls.__name__] = float(np.median(times))
     return seconds

@@ -1,0 +1,351 @@
+"""The book's RNN as PyTorch ops, with a handwritten backward.
+
+`forward` runs the recurrence of `TimeRNN.forward` over a whole sequence,
+`backward` is `TimeRNN.backward`: backpropagation through time, walking the
+steps in reverse order. `scratch_rnn` joins the two with a
+`torch.autograd.Function`, so autograd never records the loop: the outputs'
+`grad_fn` is that Function's backward node, which runs `backward` (on the
+tensors the forward kept). `rnn_step` is the book's single `RNN` step with
+its own backward. The equations are those of `rnn_math`, computed with the
+primitives `xp`; this module has only the loops, the glue and the speed
+tricks.
+
+The loops are Python loops over t, as Keras's torch backend trains eagerly
+(`options.unroll` changes nothing). Only the recurrence is in the loops: the
+input projection `x_t Wx + b` of every step is one matmul over the N * T
+rows before the forward loop, and the weight gradients `dWx`, `dWh`, `db`
+and `dx` are single matmuls over the N * T rows after the backward loop.
+
+No sequence is copied for that. Inside, everything is time-major: the
+states live in one `(T + 1, N, H)` buffer, `states[0] = h_{-1}` and
+`states[t + 1] = h_t`, so `states[1:]` (the h_t) and `states[:-1]` (the
+h_{t-1} that the weight gradients pair with dt_t) are both views of whole
+rows. That buffer is the input projection's own output: step t reads
+`x_t Wx + b` from `states[t + 1]`, then writes h_t over it. Each step's
+slices are views made once (`unbind`); the loops write into preallocated
+buffers, never stacking lists. What is returned is batch-major `(N, T, .)`,
+as Keras has it: transposed views, as `keras.layers.SimpleRNN` returns on
+this backend.
+
+Tensors are native torch tensors, in any float dtype.
+"""
+
+import dataclasses
+import types
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from keras_scratch_rnn.ops import rnn_math
+from keras_scratch_rnn.ops.rnn_math import Masks
+
+
+def _local_vjp(fn, a, dy):
+    """dy^T dfn/da at `a`: the gradient of `fn` alone, by autograd."""
+    with torch.enable_grad():
+        a = a.detach().requires_grad_()
+        (da,) = torch.autograd.grad(fn(a), a, dy)
+    return da
+
+
+xp = types.SimpleNamespace(
+    matmul=torch.matmul,
+    matmul_tb=lambda a, b: torch.matmul(a, b.mT),  # a b^T, 2-D
+    matmul_ta=lambda a, b: torch.matmul(a.mT, b),  # a^T b, 2-D
+    where=torch.where,
+    zeros_like=torch.zeros_like,
+    sum0=lambda a: torch.sum(a, dim=0),
+    tanh=torch.tanh,
+    sigmoid=torch.sigmoid,
+    relu=torch.relu,
+    local_vjp=_local_vjp,
+)
+
+
+# --- layout and loops ---------------------------------------------------------
+
+
+def _swap(a):
+    """`(N, T, ...)` <-> `(T, N, ...)`, a view; or `None`."""
+    return None if a is None else a.transpose(0, 1)
+
+
+def _rows(a):
+    """`(T, N, K)` as `(T * N, K)` rows."""
+    return a.reshape(-1, a.shape[-1])
+
+
+def _steps(a, T):
+    """The T steps of time-major `a` as views, made at once (one op, not T
+    slicings); or T `None`s for `None`."""
+    return [None] * T if a is None else a.unbind(0)
+
+
+def _inputs(x, masks):
+    """x_t as the kernel sees it, time-major with a block of zeros in front:
+    `(T + 1, N, D)`, x_t at `[t + 1]` (`[0]` is h_{-1}'s place in the
+    states, see `_forward_loop`)."""
+    x = rnn_math.sequence_inputs(xp, x, masks)
+    N, T, D = x.shape
+    xs = x.new_empty((T + 1, N, D))
+    xs[0] = 0  # any finite value: its projection is overwritten by h_{-1}
+    xs[1:] = _swap(x)
+    return xs
+
+
+def _column_mask(mask):
+    """A `(N, T)` mask as time-major `(T, N, 1)`: `m[t]` selects whole rows;
+    or None."""
+    return None if mask is None else mask.T[:, :, None]
+
+
+def _forward_loop(xs, h0, kernel, recurrent_kernel, bias, m, r, options):
+    """The recurrence over `xs`, as made by `_inputs`.
+
+    Returns `(states, outputs, pre, o_last, h_last)`, time-major: `states
+    (T + 1, N, H)` (h_{-1}, then every h_t); `outputs (T, N, H)` only with
+    a mask and `options.return_sequences` (else `None`: without a mask
+    they are `states[1:]`); `pre (T, N, H)` only for a callable activation;
+    the last output and state `(N, H)`.
+    """
+    T, N = xs.shape[0] - 1, xs.shape[1]
+    states = rnn_math.input_projection(xp, _rows(xs), kernel, bias)
+    states = states.view(T + 1, N, -1)  # x_t Wx + b at [t + 1]
+    states[0] = h0
+    hs = states[1:]
+    keep_outputs = m is not None and options.return_sequences
+    outputs = torch.empty_like(hs) if keep_outputs else None
+    pre = torch.empty_like(hs) if options.keeps_pre else None
+    hs_t, outputs_t, pre_t = _steps(hs, T), _steps(outputs, T), _steps(pre, T)
+    m_t = _steps(m, T)
+    h, o = h0, None if m is None else torch.zeros_like(h0)
+    for t in range(T):
+        h, o, a = rnn_math.step_forward(
+            xp, hs_t[t], h, o, recurrent_kernel, r, m_t[t], options
+        )  # reads x_t Wx + b at states[t + 1] ...
+        hs_t[t].copy_(h)  # ... then writes h_t there
+        if keep_outputs:
+            outputs_t[t].copy_(o)
+        if pre is not None:
+            pre_t[t].copy_(a)
+    return states, outputs, pre, o, h
+
+
+def _backward_loop(
+    d_outputs, d_last, dh_last, states, pre, recurrent_kernel, m, r, options
+):
+    """The reverse recurrence, the book's `TimeRNN.backward` without the
+    weight gradients.
+
+    `d_outputs` (batch-major `(N, T, H)`, dL/do_t for every t), `d_last`
+    (`(N, H)`, dL/do_{T-1} alone) and `dh_last` may each be `None`. Returns
+    `(dts, dh0)`: the book's `dt` of every step, time-major `(T, N, H)`,
+    and dL/dh_{-1}.
+    """
+    hs = states[1:]
+    T = hs.shape[0]
+    if d_outputs is None and d_last is None:
+        d_last = torch.zeros_like(hs[0])  # no output gradient: zeros
+    if dh_last is None:
+        dh_last = torch.zeros_like(hs[0])
+    if m is None:  # o_{T-1} = h_{T-1}: one gradient
+        dh = dh_last if d_last is None else dh_last + d_last
+        do = None
+    else:  # o_{T-1} may be an earlier step's: carried apart as `do`
+        dh, do = dh_last, d_last
+    dts = torch.empty_like(hs)
+    dts_t, g_t = _steps(dts, T), _steps(_swap(d_outputs), T)
+    hs_t, pre_t, m_t = _steps(hs, T), _steps(pre, T), _steps(m, T)
+    for t in reversed(range(T)):
+        dt, dh, do = rnn_math.step_backward(
+            xp, dh, g_t[t], do, hs_t[t], pre_t[t], recurrent_kernel, r,
+            m_t[t], options,
+        )  # fmt: skip
+        # y_t is h_t where the step is unmasked; masked, dt is 0.
+        dts_t[t].copy_(dt)
+    return dts, dh
+
+
+def _backward(
+    d_outputs, d_last, dh_last, xs, kernel, recurrent_kernel, states, pre,
+    masks, options, needs_dx=True,
+):  # fmt: skip
+    """`backward` on the time-major tensors of `_forward_loop`."""
+    r = masks.recurrent_dropout
+    dts, dh0 = _backward_loop(
+        d_outputs, d_last, dh_last, states, pre, recurrent_kernel,
+        _column_mask(masks.mask), r, options,
+    )  # fmt: skip
+    # The sums over t of the book's per-step weight gradients, hoisted:
+    h_in = rnn_math.recurrent_input(states[:-1], r)  # h_{t-1} into Wh
+    # Wx with no rows when dx is not wanted: dx = dt Wx^T has no columns.
+    Wx = kernel if needs_dx else kernel[:0]
+    dx, dWx, dWh, db = rnn_math.weight_gradients(
+        xp, _rows(xs[1:]), _rows(h_in), _rows(dts), Wx
+    )
+    if not needs_dx:
+        return None, dh0, dWx, dWh, db
+    dx = rnn_math.sequence_inputs_backward(
+        _swap(dx.view(dts.shape[:2] + (-1,))), masks
+    )
+    return dx, dh0, dWx, dWh, db
+
+
+# --- the module's contract ----------------------------------------------------
+
+
+@torch.no_grad()
+def forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """Forward pass of the book's `TimeRNN`: `ops.rnn_forward`.
+
+    Runs without recording an autograd graph; to differentiate, use
+    `scratch_rnn`.
+
+    Args:
+        x, h0, kernel, recurrent_kernel, bias: `(N, T, D)`, `(N, H)`,
+            `(D, H)`, `(H, H)`, `(H,)` or `None`.
+        masks: A `Masks`.
+        options: An `RNNOptions` (`return_sequences` and `unroll` are
+            ignored).
+
+    Returns:
+        `(outputs, hs, pre)`, `(N, T, H)` (transposed views of time-major
+        buffers): `outputs` is `hs` without a mask, `pre` is `None` unless
+        the activation is a callable.
+    """
+    options = dataclasses.replace(options, return_sequences=True)
+    states, outputs, pre, _, _ = _forward_loop(
+        _inputs(x, masks), h0, kernel, recurrent_kernel, bias,
+        _column_mask(masks.mask), masks.recurrent_dropout, options,
+    )  # fmt: skip
+    hs = _swap(states[1:])
+    return hs if outputs is None else _swap(outputs), hs, _swap(pre)
+
+
+@torch.no_grad()
+def backward(
+    d_outputs, d_last, dh_last, x, h0, kernel, recurrent_kernel, hs, pre,
+    masks, options,
+):  # fmt: skip
+    """Backpropagation through time: `ops.rnn_backward`.
+
+    Args:
+        d_outputs: dL/do_t for every step `(N, T, H)`, or `None`.
+        d_last: dL/do_{T-1} alone `(N, H)` (the layer returned the last
+            output only), or `None`. Exactly one of the two is given.
+        dh_last: dL/dh_{T-1} from outside `(N, H)`, or `None` (zeros).
+        x, h0, kernel, recurrent_kernel, masks, options: As given to
+            `forward`.
+        hs, pre: As returned by `forward`.
+
+    Returns:
+        `(dx, dh0, dkernel, drecurrent_kernel, dbias)`, dbias `(H,)`.
+    """
+    states = torch.cat([h0[None], _swap(hs)])
+    return _backward(
+        d_outputs, d_last, dh_last, _inputs(x, masks), kernel,
+        recurrent_kernel, states, _swap(pre), masks, options,
+    )  # fmt: skip
+
+
+class _ScratchRNN(torch.autograd.Function):
+    """`forward` (the outputs chosen by `return_sequences`, and the final
+    state) whose gradient is `backward`."""
+
+    @staticmethod
+    def forward(ctx, x, h0, kernel, recurrent_kernel, bias, *masks_options):
+        *masks, options = masks_options
+        masks = Masks(*masks)
+        xs = _inputs(x, masks)
+        states, outputs, pre, o_last, h_last = _forward_loop(
+            xs, h0, kernel, recurrent_kernel, bias, _column_mask(masks.mask),
+            masks.recurrent_dropout, options,
+        )  # fmt: skip
+        if not options.return_sequences:
+            out = o_last
+        else:
+            out = _swap(states[1:] if outputs is None else outputs)
+        if out is h_last:  # unmasked, last output only: o_{T-1} = h_{T-1}
+            out = states[-1]  # two outputs must be two tensors
+        ctx.options = options
+        ctx.set_materialize_grads(False)  # an unused output's gradient: None
+        ctx.save_for_backward(xs, kernel, recurrent_kernel, states, pre, *masks)
+        return out, h_last
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, dh_last):
+        xs, kernel, recurrent_kernel, states, pre, *masks = ctx.saved_tensors
+        if ctx.options.return_sequences:
+            d_outputs, d_last = d_out, None
+        else:
+            d_outputs, d_last = None, d_out
+        needs = ctx.needs_input_grad
+        grads = _backward(
+            d_outputs, d_last, dh_last, xs, kernel, recurrent_kernel, states,
+            pre, Masks(*masks), ctx.options, needs_dx=needs[0],
+        )  # fmt: skip
+        grads = [g if needed else None for g, needed in zip(grads, needs)]
+        return (*grads, None, None, None, None)  # no gradient for the masks
+
+
+def scratch_rnn(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`forward` whose gradient is `backward`, by a `torch.autograd.Function`.
+
+    Args: as `forward`; `options.return_sequences` chooses the output.
+
+    Returns:
+        `(out, h_last)`: every output `(N, T, H)` (a transposed view, as
+        SimpleRNN's), or the last output `(N, H)` (with a mask, it may
+        differ from `h_last`); and the final state `(N, H)`. The masks are
+        constants: they get no gradient.
+    """
+    return _ScratchRNN.apply(
+        x, h0, kernel, recurrent_kernel, bias, *Masks(*masks), options
+    )
+
+
+class _RNNStep(torch.autograd.Function):
+    """One step of the book's `RNN`: `RNN.forward` and `RNN.backward`."""
+
+    @staticmethod
+    def forward(ctx, x, h_prev, kernel, recurrent_kernel, bias, options):
+        xw = rnn_math.input_projection(xp, x, kernel, bias)  # x Wx + b
+        h_next, _, a = rnn_math.step_forward(
+            xp, xw, h_prev, None, recurrent_kernel, None, None, options
+        )  # h_next = act(x Wx + b + h_prev Wh)
+        ctx.options = options
+        a = a if options.keeps_pre else None
+        ctx.save_for_backward(x, h_prev, kernel, recurrent_kernel, h_next, a)
+        return h_next
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dh_next):
+        x, h_prev, kernel, recurrent_kernel, h_next, a = ctx.saved_tensors
+        dt, dh_prev, _ = rnn_math.step_backward(
+            xp, dh_next, None, None, h_next, a, recurrent_kernel, None, None,
+            ctx.options,
+        )  # fmt: skip
+        # dt = dh_next * act'(a), dh_prev = dt Wh^T
+        dx, dWx, dWh, db = rnn_math.weight_gradients(
+            xp, x, h_prev, dt, kernel
+        )  # dx = dt Wx^T, dWx = x^T dt, dWh = h_prev^T dt, db = sum dt
+        grads = (dx, dh_prev, dWx, dWh, db)
+        needs = ctx.needs_input_grad
+        return (*(g if n else None for g, n in zip(grads, needs)), None)
+
+
+def rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
+    """One step of the book's `RNN`, with its handwritten backward.
+
+    Args:
+        x, h_prev: `x_t (N, D)`, `h_{t-1} (N, H)`.
+        kernel, recurrent_kernel, bias: `Wx (D, H)`, `Wh (H, H)`, `b (H,)`
+            or `None`.
+        options: An `RNNOptions`; only `activation` is used.
+
+    Returns:
+        `h_next = act(x Wx + h_prev Wh + b)`, shape `(N, H)`.
+    """
+    return _RNNStep.apply(x, h_prev, kernel, recurrent_kernel, bias, options)
