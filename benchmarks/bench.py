@@ -21,6 +21,18 @@ For each grid point (N, T, H; D = 32):
 
 Run: `python benchmarks/bench.py` (a few minutes on 2 cores), or
 `python benchmarks/bench.py --quick` for a tiny grid (seconds).
+
+`--backend jax` or `--backend torch` runs both layers on that Keras backend
+instead (KERAS_BACKEND is set before Keras is imported) and times, at the
+same grid points, interleaved in the same way:
+- train: one training step (forward and backward of a layer with
+  `return_sequences=True`, loss sum(y * y), gradients w.r.t. the input and
+  the weights), traced where the backend traces: `jax.jit` of `jax.grad`
+  over `layer.stateless_call` on JAX; eagerly with `torch.autograd.grad` on
+  torch, as Keras trains there;
+- forward: the forward pass alone (`jax.jit`; on torch eagerly under
+  `torch.no_grad()`, as Keras predicts there).
+The last-output step, the roofline, fit and memory are TensorFlow's only.
 """
 
 import argparse
@@ -33,18 +45,46 @@ import time
 # No TensorFlow C++ log lines unless asked (TF_CPP_MIN_LOG_LEVEL=0).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 # Time the package of this checkout, not an older installed copy.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from keras_scratch_rnn import ScratchRNN
 
 D = 32
 GRID = [(N, T, H) for N in (32, 256) for T in (20, 200) for H in (32, 256)]
 QUICK_GRID = [(4, 5, 8)]
-LAYERS = {"scratch": ScratchRNN, "simple": keras.layers.SimpleRNN}
+BACKENDS = ("tensorflow", "jax", "torch")
+
+# Set by `load_backend`, once the arguments have chosen the backend: Keras
+# picks its backend (KERAS_BACKEND) when it is first imported.
+keras = None
+tf = None  # TensorFlow, on the tensorflow backend only
+LAYERS = {}  # {"scratch": ScratchRNN, "simple": keras.layers.SimpleRNN}
+
+
+def load_backend(backend="tensorflow"):
+    """Imports Keras on `backend` (and TensorFlow for its path), and the
+    two layers into `LAYERS`. Keras is imported once per process: if it
+    already is, on another backend, this raises."""
+    global keras, tf
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = backend
+    import keras as keras_module
+
+    if keras_module.backend.backend() != backend:
+        raise RuntimeError(
+            f"Keras is already imported on the {keras_module.backend.backend()}"
+            f" backend in this process; expected {backend}. Run the script "
+            "in a new process."
+        )
+    keras = keras_module
+    if backend == "tensorflow":
+        import tensorflow
+
+        tf = tensorflow
+    from keras_scratch_rnn import ScratchRNN
+
+    LAYERS.update(scratch=ScratchRNN, simple=keras.layers.SimpleRNN)
 
 
 def training_step(layer, x):
@@ -70,7 +110,8 @@ def forward_pass(layer, x):
 def make_pair(N, T, H, seed=0, return_sequences=True):
     """Both layers, identical weights, and an input."""
     rng = np.random.default_rng(seed)
-    x = tf.constant(rng.normal(size=(N, T, D)).astype("float32"))
+    x = rng.normal(size=(N, T, D)).astype("float32")
+    x = tf.constant(x) if tf is not None else keras.ops.convert_to_tensor(x)
     pair = {}
     for name, cls in LAYERS.items():
         layer = cls(H, return_sequences=return_sequences)
@@ -209,6 +250,7 @@ def peak_memory_mb(name, N, T, H):
     here = os.path.dirname(os.path.abspath(__file__))
     code = (
         f"import json, sys; sys.path.insert(0, {here!r}); import bench; "
+        "bench.load_backend('tensorflow'); "
         f"print(json.dumps(bench.training_peak_mb({name!r}, {N}, {T}, {H})))"
     )
     env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
@@ -222,6 +264,157 @@ def peak_memory_mb(name, N, T, H):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# --- JAX and torch (--backend) ------------------------------------------------
+
+
+def jax_steps(layer, x):
+    """`(train, forward)`: zero-argument calls of `layer` on `x` under
+    `jax.jit`, each waiting for its result. `train` is the gradient of
+    sum(y * y) w.r.t. the weights and the input, by `jax.grad` over
+    `layer.stateless_call` (as Keras trains on JAX)."""
+    import jax
+    import jax.numpy as jnp
+
+    trainable = [v.value for v in layer.trainable_variables]
+    non_trainable = [v.value for v in layer.non_trainable_variables]
+
+    def forward(trainable, x):
+        return layer.stateless_call(trainable, non_trainable, x)[0]
+
+    def loss(trainable, x):
+        y = forward(trainable, x)
+        return jnp.sum(y * y)
+
+    gradients = jax.jit(jax.grad(loss, argnums=(0, 1)))
+    outputs = jax.jit(forward)
+    return (
+        lambda: jax.block_until_ready(gradients(trainable, x)),
+        lambda: jax.block_until_ready(outputs(trainable, x)),
+    )
+
+
+def torch_steps(layer, x):
+    """`(train, forward)`: zero-argument eager calls of `layer` on `x`.
+    `train` is the gradient of sum(y * y) w.r.t. the input and the weights
+    by `torch.autograd.grad` (Keras trains eagerly on torch); `forward`
+    runs under `torch.no_grad()`, as Keras predicts."""
+    import torch
+
+    weights = [v.value for v in layer.trainable_variables]
+    x_grad = x.detach().clone().requires_grad_()
+
+    def train():
+        y = layer(x_grad)
+        return torch.autograd.grad(torch.sum(y * y), [x_grad, *weights])
+
+    def forward():
+        with torch.no_grad():
+            return layer(x)
+
+    return train, forward
+
+
+NATIVE_STEPS = {"jax": jax_steps, "torch": torch_steps}
+NATIVE_DESCRIPTION = {
+    "jax": (
+        "train = jax.jit(jax.grad) over layer.stateless_call; "
+        "forward = jax.jit(layer.stateless_call)."
+    ),
+    "torch": (
+        "train = eager call and torch.autograd.grad (Keras trains eagerly "
+        "on torch); forward = eager call under torch.no_grad()."
+    ),
+}
+
+
+def time_native_steps(backend, N, T, H, reps, min_seconds):
+    """Median seconds of the training step and the forward pass of both
+    layers on the JAX or torch backend, each measure interleaved."""
+    pair, x = make_pair(N, T, H)
+    steps = {k: NATIVE_STEPS[backend](v, x) for k, v in pair.items()}
+    train = interleaved_medians(
+        {k: s[0] for k, s in steps.items()}, reps, min_seconds
+    )
+    forward = interleaved_medians(
+        {k: s[1] for k, s in steps.items()}, reps, min_seconds
+    )
+    return train, forward
+
+
+def backend_version(backend):
+    if backend == "jax":
+        import jax
+
+        return f"JAX {jax.__version__}"
+    import torch
+
+    return f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def geometric_mean(values):
+    return float(np.exp(np.mean(np.log(values))))
+
+
+def main_native(args, grid, reps):
+    """`main` on the JAX or torch backend: training step and forward."""
+    print(
+        f"{backend_version(args.backend)}, Keras {keras.__version__} "
+        f"(backend {keras.backend.backend()}), {os.cpu_count()} CPU cores; "
+        f"D={D}; medians of {reps} or more interleaved runs (up to "
+        f"{MAX_REPS} for short steps).\n"
+        "train = forward + backward, return_sequences=True, loss "
+        "sum(y * y), gradients w.r.t. the input and the weights; "
+        f"{NATIVE_DESCRIPTION[args.backend]}\n"
+        "speed-up = SimpleRNN time / ScratchRNN time (> 1: ScratchRNN "
+        "faster).\n"
+        "Not measured on this backend (TensorFlow only): last-output step, "
+        "roofline, fit, memory.\n"
+    )
+    header = (
+        f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {'simple':>8} "
+        f"{'speed-up':>8} | {'fwd ms':>7} {'simple':>7} {'speed-up':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    rows = []
+    for N, T, H in grid:
+        train, forward = time_native_steps(
+            args.backend, N, T, H, reps, 0.0 if args.quick else MIN_SECONDS
+        )
+        row = {
+            "backend": args.backend,
+            "N": N,
+            "T": T,
+            "H": H,
+            "train": train,
+            "forward": forward,
+            "train_speedup": train["simple"] / train["scratch"],
+            "forward_speedup": forward["simple"] / forward["scratch"],
+        }
+        rows.append(row)
+        print(
+            f"{N:4d} {T:4d} {H:4d} | {train['scratch'] * 1e3:9.2f} "
+            f"{train['simple'] * 1e3:8.2f} {row['train_speedup']:8.2f} | "
+            f"{forward['scratch'] * 1e3:7.2f} "
+            f"{forward['simple'] * 1e3:7.2f} {row['forward_speedup']:8.2f}",
+            flush=True,
+        )
+    print()
+    for key, what in (
+        ("train_speedup", "training step"),
+        ("forward_speedup", "forward"),
+    ):
+        speedups = [r[key] for r in rows]
+        print(
+            f"{what}: geometric-mean speed-up {geometric_mean(speedups):.2f}"
+            f", slowest point {min(speedups):.2f}"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny grid")
@@ -229,9 +422,19 @@ def main(argv=None):
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-fit", action="store_true")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="tensorflow",
+        help="Keras backend to run both layers on (default tensorflow; "
+        "jax and torch time the training step and the forward only)",
+    )
     args = parser.parse_args(argv)
     grid = QUICK_GRID if args.quick else GRID
     reps = args.reps or (3 if args.quick else 9)
+    load_backend(args.backend)  # only now: KERAS_BACKEND is read on import
+    if args.backend != "tensorflow":
+        return main_native(args, grid, reps)
 
     peak = matmul_peak_gflops(256 if args.quick else 2048)
     print(
