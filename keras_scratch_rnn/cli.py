@@ -106,20 +106,12 @@ INSTALL = {
 def _load_keras(args, needs="ScratchRNN needs", backends=BACKENDS):
     """Imports Keras on the backend of `--backend` (else Keras's own
     setting), or ends in one line (exit code 2). Returns the backend."""
-    chosen = getattr(args, "backend", None)
-    if chosen:
-        if "keras" in sys.modules:  # a backend is loaded once per process
-            loaded = sys.modules["keras"].backend.backend()
-            if loaded != chosen:
-                _fail(
-                    f"--backend {chosen}: Keras is already loaded with the "
-                    f"{loaded} backend in this process."
-                )
-        os.environ["KERAS_BACKEND"] = chosen
+    if getattr(args, "backend", None):
+        os.environ["KERAS_BACKEND"] = args.backend
     name, where = keras_backend()
     if "keras" in sys.modules and name in BACKENDS:
         loaded = sys.modules["keras"].backend.backend()
-        if loaded != name:  # main() called inside a program using Keras
+        if loaded != name:  # a backend is loaded once per process
             _fail(
                 f"{where} is {name!r}, but Keras is already loaded with the "
                 f"{loaded} backend in this process."

@@ -335,22 +335,17 @@ def _rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
 
 
 def _rnn_step_fwd(x, h_prev, kernel, recurrent_kernel, bias, options):
-    xw = rnn_math.input_projection(xp, x, kernel, bias)  # x Wx + b
-    h_next, _, a = rnn_math.step_forward(
-        xp, xw, h_prev, None, recurrent_kernel, None, None, options
-    )  # h_next = act(x Wx + b + h_prev Wh)
-    a = a if options.keeps_pre else None
+    h_next, a = rnn_math.rnn_step_forward(
+        xp, x, h_prev, kernel, recurrent_kernel, bias, options
+    )
     return h_next, (x, h_prev, kernel, recurrent_kernel, bias, h_next, a)
 
 
 def _rnn_step_bwd(options, residuals, dh_next):
     x, h_prev, kernel, recurrent_kernel, bias, h_next, a = residuals
-    dt, dh_prev, _ = rnn_math.step_backward(
-        xp, dh_next, None, None, h_next, a, recurrent_kernel, None, None,
-        options,
-    )  # fmt: skip
-    # dt = dh_next * act'(a), dh_prev = dt Wh^T
-    dx, dWx, dWh, db = rnn_math.weight_gradients(xp, x, h_prev, dt, kernel)
+    dx, dh_prev, dWx, dWh, db = rnn_math.rnn_step_backward(
+        xp, dh_next, x, h_prev, h_next, a, kernel, recurrent_kernel, options
+    )
     return dx, dh_prev, dWx, dWh, None if bias is None else db
 
 

@@ -201,3 +201,31 @@ def sequence_inputs_backward(dx, masks):
     if masks.input_dropout is not None:
         dx = dx * masks.input_dropout[:, None, :]
     return dx
+
+
+def rnn_step_forward(xp, x, h_prev, kernel, recurrent_kernel, bias, options):
+    """The book's `RNN.forward`, one step: `h_next = act(x Wx + h_prev Wh +
+    b)`. Returns `(h_next, a)`, `a` kept only for a callable activation
+    (its backward needs it), else `None`."""
+    xw = input_projection(xp, x, kernel, bias)  # x Wx + b
+    h_next, _, a = step_forward(
+        xp, xw, h_prev, None, recurrent_kernel, None, None, options
+    )  # h_next = act(x Wx + b + h_prev Wh)
+    return h_next, a if options.keeps_pre else None
+
+
+def rnn_step_backward(
+    xp, dh_next, x, h_prev, h_next, a, kernel, recurrent_kernel, options
+):
+    """The book's `RNN.backward`, one step, from `dh_next` = dL/dh_next.
+
+    Returns `(dx, dh_prev, dWx, dWh, db)`.
+    """
+    dt, dh_prev, _ = step_backward(
+        xp, dh_next, None, None, h_next, a, recurrent_kernel, None, None,
+        options,
+    )  # fmt: skip
+    # dt = dh_next * act'(a), dh_prev = dt Wh^T
+    dx, dWx, dWh, db = weight_gradients(xp, x, h_prev, dt, kernel)
+    # dx = dt Wx^T, dWx = x^T dt, dWh = h_prev^T dt, db = sum dt
+    return dx, dh_prev, dWx, dWh, db

@@ -37,6 +37,8 @@ from keras_scratch_rnn.ops.rnn_math import (
     Masks,
     input_projection,
     recurrent_input,
+    rnn_step_backward,
+    rnn_step_forward,
     sequence_inputs,
     sequence_inputs_backward,
     step_backward,
@@ -497,17 +499,15 @@ def rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
     @tf.custom_gradient
     def op(x, h_prev, kernel, recurrent_kernel, *maybe_bias):
         b = maybe_bias[0] if maybe_bias else None
-        xw = input_projection(xp, x, kernel, b)  # x Wx + b
-        h_next, _, a = step_forward(
-            xp, xw, h_prev, None, recurrent_kernel, None, None, options
-        )  # h_next = act(x Wx + b + h_prev Wh)
+        h_next, a = rnn_step_forward(
+            xp, x, h_prev, kernel, recurrent_kernel, b, options
+        )
 
         def grad(dh_next):
-            dt, dh_prev, _ = step_backward(
-                xp, dh_next, None, None, h_next, a, recurrent_kernel, None,
-                None, options,
+            dx, dh_prev, dk, drk, db = rnn_step_backward(
+                xp, dh_next, x, h_prev, h_next, a, kernel, recurrent_kernel,
+                options,
             )  # fmt: skip
-            dx, dk, drk, db = weight_gradients(xp, x, h_prev, dt, kernel)
             return (dx, dh_prev, dk, drk) + ((db,) if maybe_bias else ())
 
         return h_next, grad

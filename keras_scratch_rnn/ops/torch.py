@@ -310,12 +310,10 @@ class _RNNStep(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, h_prev, kernel, recurrent_kernel, bias, options):
-        xw = rnn_math.input_projection(xp, x, kernel, bias)  # x Wx + b
-        h_next, _, a = rnn_math.step_forward(
-            xp, xw, h_prev, None, recurrent_kernel, None, None, options
-        )  # h_next = act(x Wx + b + h_prev Wh)
+        h_next, a = rnn_math.rnn_step_forward(
+            xp, x, h_prev, kernel, recurrent_kernel, bias, options
+        )
         ctx.options = options
-        a = a if options.keeps_pre else None
         ctx.save_for_backward(x, h_prev, kernel, recurrent_kernel, h_next, a)
         return h_next
 
@@ -323,15 +321,10 @@ class _RNNStep(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, dh_next):
         x, h_prev, kernel, recurrent_kernel, h_next, a = ctx.saved_tensors
-        dt, dh_prev, _ = rnn_math.step_backward(
-            xp, dh_next, None, None, h_next, a, recurrent_kernel, None, None,
+        grads = rnn_math.rnn_step_backward(
+            xp, dh_next, x, h_prev, h_next, a, kernel, recurrent_kernel,
             ctx.options,
         )  # fmt: skip
-        # dt = dh_next * act'(a), dh_prev = dt Wh^T
-        dx, dWx, dWh, db = rnn_math.weight_gradients(
-            xp, x, h_prev, dt, kernel
-        )  # dx = dt Wx^T, dWx = x^T dt, dWh = h_prev^T dt, db = sum dt
-        grads = (dx, dh_prev, dWx, dWh, db)
         needs = ctx.needs_input_grad
         return (*(g if n else None for g, n in zip(grads, needs)), None)
 
