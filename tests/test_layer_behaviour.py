@@ -129,7 +129,7 @@ def test_invalid_units_raise(units, cls):
 def test_dropout_rates_like_simple_rnn(rate):
     """Rates in [0, 1] read back as SimpleRNN's; rate 1 drops everything in
     training exactly as SimpleRNN does. (A rate outside [0, 1], which
-    SimpleRNN clips, raises: see test_errors.py.)"""
+    SimpleRNN clips, raises: see backends/test_errors.py.)"""
     kwargs = {"dropout": rate, "recurrent_dropout": rate, "seed": 3}
     ours, simple = layer_pair(return_sequences=True, **kwargs)
     assert ours.dropout == simple.dropout == rate

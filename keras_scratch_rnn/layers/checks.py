@@ -107,15 +107,34 @@ def check_numeric(tensor, name):
     if not is_real(tensor):
         raise invalid(
             name,
-            "a real-valued tensor (float, integer or boolean)",
+            REAL,
             f"dtype {dtype_name(tensor)}",
         )
     return tensor
 
 
+REAL = "a real-valued tensor (float, integer or boolean)"
+
+
+def refuse_strings(value, name, expected=REAL):
+    """Raises for strings (or NumPy object arrays) given where numbers go,
+    before anything converts them: Keras converts a layer's NumPy inputs
+    itself, and on JAX and PyTorch that fails with a message naming no
+    argument. Lists and tuples are searched; tensors pass."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            refuse_strings(item, name, expected)
+    elif isinstance(value, (str, bytes)):
+        raise invalid(name, expected, "dtype string")
+    elif isinstance(value, np.ndarray) and value.dtype.kind in "USO":
+        kind = "object" if value.dtype.kind == "O" else "string"
+        raise invalid(name, expected, f"dtype {kind}")
+
+
 def as_tensor(value, name):
     """`value` as a tensor of the backend (a variable is read); a value the
     backend cannot hold raises a ValueError naming the argument."""
+    refuse_strings(value, name)
     try:
         return keras.ops.convert_to_tensor(value)
     except (TypeError, ValueError, RuntimeError) as error:

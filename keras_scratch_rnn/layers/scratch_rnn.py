@@ -16,6 +16,7 @@ from keras_scratch_rnn.layers.checks import (
     get_option,
     invalid,
     is_real,
+    refuse_strings,
     static_shape,
 )
 from keras_scratch_rnn.layers.scratch_rnn_cell import (
@@ -226,6 +227,15 @@ class ScratchRNN(keras.layers.RNN):
             **kwargs,
         )
         self.input_spec = [keras.layers.InputSpec(ndim=3)]
+
+    def __call__(self, sequences, *args, **kwargs):
+        # Keras converts NumPy inputs before `call` sees them.
+        refuse_strings(sequences, "sequences")
+        if args:
+            refuse_strings(args[0], "initial_state")
+        for name in ("initial_state", "mask"):
+            refuse_strings(kwargs.get(name), name)
+        return super().__call__(sequences, *args, **kwargs)
 
     def build(self, sequences_shape, initial_state_shape=None):
         if self.stateful and sequences_shape[0] is None:

@@ -18,6 +18,7 @@ from keras_scratch_rnn.layers.checks import (
     get_option,
     invalid,
     is_float,
+    refuse_strings,
     static_shape,
 )
 from keras_scratch_rnn.ops import BACKENDS, rnn_step
@@ -229,6 +230,12 @@ class ScratchRNNCell(keras.layers.Layer, DropoutRNNCell):
         self.state_size = self.units
         self.output_size = self.units
         self.ops_activation = ops_activation(self.activation, units)
+
+    def __call__(self, sequence, states, *args, **kwargs):
+        # Keras converts NumPy inputs before `call` sees them.
+        refuse_strings(sequence, "sequence")
+        refuse_strings(states, "states")
+        return super().__call__(sequence, states, *args, **kwargs)
 
     def build(self, input_shape):
         self.kernel = self.add_weight(

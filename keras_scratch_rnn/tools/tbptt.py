@@ -20,7 +20,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_scratch_rnn.layers.checks import check_flag, invalid
+from keras_scratch_rnn.layers.checks import (
+    check_flag,
+    invalid,
+    refuse_strings,
+)
 
 
 def tbptt_batch(xs, ts, batch_size, time_size, time_idx):
@@ -371,6 +375,7 @@ def _is_float_dtype(dtype):
 def _real_tensor(value, name, expected, floats=False):
     """`value` as a tensor of reals (bool, integers or floats), or of
     floats only."""
+    refuse_strings(value, name, expected)
     tensor = ops.convert_to_tensor(value)
     dtype = keras.backend.standardize_dtype(tensor.dtype)
     real = dtype == "bool" or "int" in dtype or "float" in dtype
