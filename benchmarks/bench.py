@@ -62,6 +62,24 @@ tf = None  # TensorFlow, on the tensorflow backend only
 LAYERS = {}  # {"scratch": ScratchRNN, "simple": keras.layers.SimpleRNN}
 
 
+def _import_tensorflow_quietly():
+    """TensorFlow without its C++ start-up lines, as the command line and
+    the examples import it (`terminal.py` loaded from its file:
+    `import keras_scratch_rnn` would import Keras, and TensorFlow, first)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "keras_scratch_rnn")
+    spec = importlib.util.spec_from_file_location(
+        "_keras_scratch_rnn_terminal", os.path.join(path, "terminal.py")
+    )
+    terminal = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(terminal)
+    try:
+        terminal.import_tensorflow_quietly()
+    except ImportError:  # no TensorFlow: nothing to quiet
+        pass
+
+
 def load_backend(backend="tensorflow"):
     """Imports Keras on `backend` (and TensorFlow for its path), and the
     two layers into `LAYERS`. Keras is imported once per process: if it
@@ -69,6 +87,7 @@ def load_backend(backend="tensorflow"):
     global keras, tf
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = backend
+        _import_tensorflow_quietly()  # Keras imports it on every backend
     import keras as keras_module
 
     if keras_module.backend.backend() != backend:
