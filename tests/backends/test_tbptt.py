@@ -8,7 +8,6 @@ training step against the NumPy `SimpleRnnlm` in float64.
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.reference import SimpleRnnlm, TimeSoftmaxWithLoss
@@ -24,6 +23,13 @@ from keras_scratch_rnn.tools.tbptt import (
     reset_rnn_states,
     tbptt_batch,
 )
+
+BACKEND = keras.backend.backend()
+
+
+def _numpy(t):
+    return keras.ops.convert_to_numpy(t)
+
 
 SEED = 0
 
@@ -195,7 +201,14 @@ def test_fit_trains_on_the_books_batches_in_order():
         scaled_error(a, b)
         for a, b in zip(no_reset.get_weights(), by_hand.get_weights())
     ]
-    assert max(differences) > 1e3 * FLOAT32_PARITY
+    if BACKEND == "jax":
+        # Keras 3.15 on JAX: `fit` does not carry a stateful RNN's state
+        # from batch to batch (SimpleRNN's neither: Keras does not track
+        # `layer.states` among the variables its jitted step returns), so
+        # the resets change nothing. docs/compatibility.md.
+        assert max(differences) <= FLOAT32_PARITY
+    else:
+        assert max(differences) > 1e3 * FLOAT32_PARITY
 
 
 def test_fit_without_carry_restarts_each_epoch():
@@ -223,35 +236,43 @@ def test_fit_without_carry_restarts_each_epoch():
         assert scaled_error(got, want) <= FLOAT32_PARITY
 
 
-def test_keras_step_is_the_books_truncated_bptt_in_float64():
-    """Batch 2 after batch 1: same loss and gradients as SimpleRnnlm."""
-    N, T, V, D, H = 3, 4, 11, 4, 5
-    corpus = np.random.default_rng(SEED).integers(0, V, size=60)
-    numpy_model = SimpleRnnlm(V, D, H, dtype="float64", seed=SEED)
-    rng = np.random.default_rng(SEED + 1)
-    for param in numpy_model.params:  # weights of order 1: a real test
-        param[...] = rng.normal(scale=0.5, size=param.shape)
-    model = small_lm(N, T, V, D, H, dtype="float64")
-    model.set_weights(numpy_model.params)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(
-        from_logits=True, dtype="float64"
-    )
-    (x1, t1), (x2, t2) = (
-        tbptt_batch(corpus[:-1], corpus[1:], N, T, time_idx=k * T)
-        for k in range(2)
-    )
+# The float64 gradient through a model: TensorFlow's GradientTape (the ops'
+# float64 gradients on JAX and PyTorch are in tests/jax and tests/torch).
+if BACKEND == "tensorflow":
 
-    numpy_model.forward(x1, t1)
-    numpy_loss = numpy_model.forward(x2, t2)
-    numpy_model.backward()
+    def test_keras_step_is_the_books_truncated_bptt_in_float64():
+        """Batch 2 after batch 1: same loss and gradients as SimpleRnnlm."""
+        N, T, V, D, H = 3, 4, 11, 4, 5
+        corpus = np.random.default_rng(SEED).integers(0, V, size=60)
+        numpy_model = SimpleRnnlm(V, D, H, dtype="float64", seed=SEED)
+        rng = np.random.default_rng(SEED + 1)
+        for param in numpy_model.params:  # weights of order 1: a real test
+            param[...] = rng.normal(scale=0.5, size=param.shape)
+        model = small_lm(N, T, V, D, H, dtype="float64")
+        model.set_weights(numpy_model.params)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, dtype="float64"
+        )
+        (x1, t1), (x2, t2) = (
+            tbptt_batch(corpus[:-1], corpus[1:], N, T, time_idx=k * T)
+            for k in range(2)
+        )
 
-    model(x1)  # the state of batch 1 is kept, as a constant
-    with tf.GradientTape() as tape:
-        loss = loss_fn(t2, model(x2))
-    grads = tape.gradient(loss, model.trainable_variables)
-    assert scaled_error(loss, numpy_loss) <= FLOAT64_PARITY
-    for grad, want in zip(grads, numpy_model.grads):
-        assert scaled_error(tf.convert_to_tensor(grad), want) <= FLOAT64_PARITY
+        numpy_model.forward(x1, t1)
+        numpy_loss = numpy_model.forward(x2, t2)
+        numpy_model.backward()
+
+        import tensorflow as tf
+
+        model(x1)  # the state of batch 1 is kept, as a constant
+        with tf.GradientTape() as tape:
+            loss = loss_fn(t2, model(x2))
+        grads = tape.gradient(loss, model.trainable_variables)
+        assert scaled_error(loss, numpy_loss) <= FLOAT64_PARITY
+        for grad, want in zip(grads, numpy_model.grads):
+            assert (
+                scaled_error(tf.convert_to_tensor(grad), want) <= FLOAT64_PARITY
+            )
 
 
 # --- reset_rnn_states and ResetStates ------------------------------------
@@ -292,15 +313,19 @@ def test_reset_states_callback_before_each_predict():
     x = np.arange(N * T).reshape(N, T) % 11
     first = model.predict(x, batch_size=N, verbose=0)
     carried = model.predict(x, batch_size=N, verbose=0)
+    if BACKEND == "jax":  # predict does not carry the state (Keras 3.15)
+        assert scaled_error(carried, first) <= FLOAT32_PARITY
+        return
     assert scaled_error(carried, first) > 1e3 * FLOAT32_PARITY
     again = model.predict(x, batch_size=N, verbose=0, callbacks=[ResetStates()])
     np.testing.assert_allclose(again, first, rtol=0, atol=FLOAT32_PARITY)
 
-    state = np.asarray(model.get_layer("rnn").states[0]).copy()
+    state = _numpy(model.get_layer("rnn").states[0]).copy()
     model.predict(
         x, batch_size=N, verbose=0, callbacks=[ResetStates(False, False)]
     )
-    assert scaled_error(model.get_layer("rnn").states[0], state) > 0  # ran on
+    ran_on = _numpy(model.get_layer("rnn").states[0])
+    assert scaled_error(ran_on, state) > 0  # ran on
 
 
 # --- Perplexity --------------------------------------------------------------
@@ -353,7 +378,9 @@ def test_perplexity_sample_weight_and_config():
     assert restored.name == "ppl" and restored.from_logits is False
 
 
-@pytest.mark.parametrize("in_function", [False, True])
+@pytest.mark.parametrize(
+    "in_function", [False, True] if BACKEND == "tensorflow" else [False]
+)
 def test_stateful_on_tbptt_batches_equals_stateless_on_whole_streams(
     in_function,
 ):
@@ -373,10 +400,14 @@ def test_stateful_on_tbptt_batches_equals_stateless_on_whole_streams(
     stateful.build((N, T, D))
     stateless.build((N, None, D))
     stateless.set_weights(stateful.get_weights())
-    call = tf.function(stateful) if in_function else stateful
-    chunks = [np.asarray(call(batches[k][0])) for k in range(K)]
+    call = stateful
+    if in_function:
+        import tensorflow as tf
+
+        call = tf.function(stateful)
+    chunks = [_numpy(call(batches[k][0])) for k in range(K)]
     streams = xs.reshape(N, K * T, D)  # stream i starts at i * (L // N)
-    whole = np.asarray(stateless(streams))
+    whole = _numpy(stateless(streams))
     got = np.concatenate(chunks, axis=1)
     assert scaled_error(got, whole) <= FLOAT32_PARITY
     for k in range(1, K):  # batch k continues batch k-1, row by row
