@@ -1,13 +1,15 @@
-"""The book's RNN as ops of the running Keras backend, with a handwritten
-backward.
+"""The book's RNN and LSTM as ops of the running Keras backend, with a
+handwritten backward.
 
-`rnn_forward` runs the recurrence of `TimeRNN.forward` over a whole sequence,
-`rnn_backward` is `TimeRNN.backward`: truncated backpropagation through time,
-walking the steps in reverse order. `scratch_rnn` joins the two as a custom
-gradient, so the backend never differentiates through the loop. `rnn_step`
-is the book's single `RNN` step with its own backward.
+`rnn_forward` runs the recurrence of `TimeRNN.forward` over a whole
+sequence, `rnn_backward` is `TimeRNN.backward`: truncated backpropagation
+through time, walking the steps in reverse order. `scratch_rnn` joins the
+two as a custom gradient, so the backend never differentiates through the
+loop. `rnn_step` is the book's single `RNN` step with its own backward. The
+LSTM of the book's chapter 6 has the same four: `lstm_forward`,
+`lstm_backward`, `scratch_lstm`, `lstm_step`.
 
-The equations are written once, in `rnn_math`; each backend module
+The equations are written once, in `rnn_math` and `lstm_math`; each backend module
 (`tensorflow`, `jax`, `torch`) supplies the time loop, the custom-gradient
 glue and its own speed tricks, and takes the backend's native tensors. The
 functions here call the module of `keras.backend.backend()`.
@@ -15,6 +17,7 @@ functions here call the module of `keras.backend.backend()`.
 
 import importlib
 
+from keras_scratch_rnn.ops.lstm_math import LSTMOptions
 from keras_scratch_rnn.ops.rnn_math import (
     HANDWRITTEN_ACTIVATIONS,
     Masks,
@@ -24,12 +27,17 @@ from keras_scratch_rnn.ops.rnn_math import (
 __all__ = [
     "BACKENDS",
     "HANDWRITTEN_ACTIVATIONS",
+    "LSTMOptions",
     "Masks",
     "RNNOptions",
     "backend_module",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step",
     "rnn_backward",
     "rnn_forward",
     "rnn_step",
+    "scratch_lstm",
     "scratch_rnn",
 ]
 
@@ -195,4 +203,188 @@ def rnn_step(x, h_prev, kernel, recurrent_kernel, bias=None, activation="tanh"):
     options = RNNOptions(activation)
     return backend_module().rnn_step(
         x, h_prev, kernel, recurrent_kernel, bias, options
+    )
+
+
+def _lstm_options(
+    activation, recurrent_activation, zero_output_for_mask, unroll,
+    return_sequences=True,
+):  # fmt: skip
+    return LSTMOptions(
+        activation=activation,
+        zero_output_for_mask=zero_output_for_mask,
+        unroll=unroll,
+        return_sequences=return_sequences,
+        recurrent_activation=recurrent_activation,
+    )
+
+
+def lstm_forward(
+    x,
+    h0,
+    c0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """Forward pass of the book's `TimeLSTM` over a whole sequence.
+
+    The gates sit side by side in Keras's order i, f, g (Keras's "c"), o:
+    `kernel` is `keras.layers.LSTM`'s (`keras_to_book_lstm` converts to the
+    book's f, g, i, o).
+
+    Args:
+        x: Inputs, shape `(N, T, D)`.
+        h0, c0: Initial states `h_{-1}`, `c_{-1}`, shape `(N, H)`.
+        kernel: `Wx`, shape `(D, 4H)`.
+        recurrent_kernel: `Wh`, shape `(H, 4H)`.
+        bias: `b`, shape `(4H,)`, or `None` for no bias.
+        mask: Boolean `(N, T)`, `False` at padded steps, or `None`.
+        input_dropout_mask: Multiplier of every `x_t`: `(N, D)`, or
+            `(N, 4, D)`, one per gate (Keras's LSTM with
+            `recurrent_dropout`), or `None`.
+        recurrent_dropout_mask: Multiplier of every `h_{t-1}` as it enters
+            `Wh`: `(N, H)` or `(N, 4, H)`, or `None`.
+        activation: Of the candidate `g` and of `c_t` in `h_t = o act(c_t)`:
+            one of `"tanh"`, `"sigmoid"`, `"relu"`, `"linear"`, or a
+            callable mapping `(N, H)` to `(N, H)`.
+        recurrent_activation: Of the gates i, f, o; the same choices.
+        zero_output_for_mask: If `True`, masked steps output zeros; else they
+            repeat the previous output (zeros before the first unmasked step).
+        unroll: Use a Python loop over a static `T`.
+
+    Returns:
+        `(outputs, hs, cs, gates, pre)`: the outputs `y_t`, the states
+        `h_t` (the same tensor without a mask) and `c_t`, `(N, T, H)` each;
+        the gates i, f, g, o after their activations `(N, T, 4H)`; the
+        pre-activations `A_t` `(N, T, 4H)` for callable activations (else
+        `None`).
+    """
+    masks = Masks(mask, input_dropout_mask, recurrent_dropout_mask)
+    options = _lstm_options(
+        activation, recurrent_activation, zero_output_for_mask, unroll
+    )
+    return backend_module().lstm_forward(
+        x, h0, c0, kernel, recurrent_kernel, bias, masks, options
+    )
+
+
+def lstm_backward(
+    d_outputs,
+    dh_last,
+    dc_last,
+    x,
+    h0,
+    c0,
+    kernel,
+    recurrent_kernel,
+    hs,
+    cs,
+    gates,
+    pre=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """Handwritten backpropagation through time, the book's
+    `TimeLSTM.backward`: walks t = T-1, ..., 0 carrying `dh` and `dc`.
+
+    Args:
+        d_outputs: dL/dy_t for every step, `(N, T, H)`.
+        dh_last, dc_last: dL/dh_{T-1}, dL/dc_{T-1} from outside, `(N, H)`.
+        x, h0, c0, kernel, recurrent_kernel: As given to `lstm_forward`.
+        hs, cs, gates, pre: As returned by `lstm_forward`.
+        mask, input_dropout_mask, recurrent_dropout_mask, activation,
+        recurrent_activation, zero_output_for_mask, unroll: As given to
+            `lstm_forward`.
+
+    Returns:
+        `(dx, dh0, dc0, dkernel, drecurrent_kernel, dbias)`.
+    """
+    masks = Masks(mask, input_dropout_mask, recurrent_dropout_mask)
+    options = _lstm_options(
+        activation, recurrent_activation, zero_output_for_mask, unroll
+    )
+    return backend_module().lstm_backward(
+        d_outputs, None, dh_last, dc_last, x, h0, c0, kernel,
+        recurrent_kernel, hs, cs, gates, pre, masks, options,
+    )  # fmt: skip
+
+
+def scratch_lstm(
+    x,
+    h0,
+    c0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    zero_output_for_mask=False,
+    unroll=False,
+    return_sequences=True,
+):
+    """`lstm_forward` whose gradient is `lstm_backward`, as a custom
+    gradient of the backend. Pass tensors, not Keras variables.
+
+    Args: as `lstm_forward`, plus
+        return_sequences: If `False`, return the last output `(N, H)` only.
+
+    Returns:
+        `(outputs, h_last, c_last)`: `(N, T, H)` (or `(N, H)`) and the final
+        states `(N, H)`.
+    """
+    masks = Masks(mask, input_dropout_mask, recurrent_dropout_mask)
+    options = _lstm_options(
+        activation, recurrent_activation, zero_output_for_mask, unroll,
+        return_sequences,
+    )  # fmt: skip
+    return backend_module().scratch_lstm(
+        x, h0, c0, kernel, recurrent_kernel, bias, masks, options
+    )
+
+
+def lstm_step(
+    x,
+    h_prev,
+    c_prev,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+):
+    """One step of the book's `LSTM`, with its handwritten backward.
+
+    Args:
+        x: `x_t`, shape `(N, D)`.
+        h_prev, c_prev: `h_{t-1}`, `c_{t-1}`, shape `(N, H)`.
+        kernel, recurrent_kernel, bias: `Wx (D, 4H)`, `Wh (H, 4H)`,
+            `b (4H,)` or `None`, gates in Keras's order i, f, g, o.
+        input_dropout_mask, recurrent_dropout_mask: As in `lstm_forward`.
+        activation, recurrent_activation: As in `lstm_forward`.
+
+    Returns:
+        `(h_next, c_next)`, shape `(N, H)` each.
+    """
+    masks = Masks(None, input_dropout_mask, recurrent_dropout_mask)
+    options = _lstm_options(activation, recurrent_activation, False, False)
+    return backend_module().lstm_step(
+        x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks, options
     )

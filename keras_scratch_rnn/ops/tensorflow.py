@@ -33,6 +33,7 @@ import types
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
+from keras_scratch_rnn.ops import lstm_math
 from keras_scratch_rnn.ops.rnn_math import (
     Masks,
     input_projection,
@@ -67,6 +68,8 @@ xp = types.SimpleNamespace(
     sigmoid=tf.sigmoid,
     relu=tf.nn.relu,
     local_vjp=_local_vjp,
+    split=lambda a, n: tf.split(a, n, axis=-1),
+    concat=lambda parts: tf.concat(parts, axis=-1),
 )
 
 
@@ -434,26 +437,28 @@ def _split_rows(t, sizes):
     return tf.split(t, tf.stack(sizes), axis=0)
 
 
-def scratch_rnn(x, h0, kernel, recurrent_kernel, bias, masks, options):
-    """`ops.scratch_rnn`: `forward` whose gradient is `backward`.
-
-    Inside a `tf.function`, a batch of at least `BATCH_PARTS *
-    MIN_PART_ROWS` rows (or of unknown size) becomes `BATCH_PARTS` such ops,
-    one per part of its rows, that TensorFlow runs at the same time.
-    """
-    rows = (x, h0) + tuple(masks)
-    weights = (kernel, recurrent_kernel, bias)
-    sizes = _batch_parts(x)
+def _in_batch_parts(op, rows, weights, options):
+    """`op(rows, weights, options)`, or inside a `tf.function` on a batch of
+    at least `BATCH_PARTS * MIN_PART_ROWS` rows (or of unknown size),
+    `BATCH_PARTS` such ops, one per part of the `rows` (batch-first
+    tensors or `None`), that TensorFlow runs side by side, adding up their
+    weight gradients. Their outputs are joined along the batch."""
+    sizes = _batch_parts(rows[0])
     if sizes is None:
-        return _scratch_rnn(rows, weights, options)
-    # Each part of the batch is an op of its own; TensorFlow runs them side
-    # by side and adds up their weight gradients.
+        return op(rows, weights, options)
     parts = [
-        _scratch_rnn(part, weights, options)
+        op(part, weights, options)
         for part in zip(*(_split_rows(t, sizes) for t in rows))
     ]
-    outputs, h_last = (tf.concat(y, axis=0) for y in zip(*parts))
-    return outputs, h_last
+    return tuple(tf.concat(y, axis=0) for y in zip(*parts))
+
+
+def scratch_rnn(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.scratch_rnn`: `forward` whose gradient is `backward`, in batch
+    parts (`_in_batch_parts`)."""
+    rows = (x, h0) + tuple(masks)
+    weights = (kernel, recurrent_kernel, bias)
+    return _in_batch_parts(_scratch_rnn, rows, weights, options)
 
 
 def _scratch_rnn(rows, weights, options):
@@ -513,4 +518,242 @@ def rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
         return h_next, grad
 
     args = (x, h_prev, kernel, recurrent_kernel)
+    return op(*args + (() if bias is None else (bias,)))
+
+
+# --- the LSTM -----------------------------------------------------------------
+# The same loops and glue for the book's LSTM (`lstm_math`): the loops carry
+# (h, c) forward and (dh, dc) backward; the input projection before the
+# forward loop and the weight gradients after the backward loop are single
+# matmuls over the N * T rows.
+
+
+def _row_masks(m, T):
+    """A dropout mask `(N, K)` or `(N, 4, K)` (per gate) for the `N * T`
+    rows of a batch-major sequence (row n * T + t is sequence n)."""
+    return tf.repeat(m, T, axis=0)
+
+
+def _lstm_inputs(x, masks):
+    """x as the kernel sees it `(N, T, D)` (padding zeroed, one input
+    dropout mask applied), and the per-gate input masks of its rows (or
+    `None`)."""
+    m = masks.input_dropout
+    if not lstm_math.per_gate(m):
+        return sequence_inputs(xp, x, masks), None
+    x = sequence_inputs(xp, x, masks._replace(input_dropout=None))
+    return x, _row_masks(m, tf.shape(x)[1])
+
+
+def _lstm_forward_loop(xa, h0, c0, recurrent_kernel, m, r, options, compiled,
+                       per_step):  # fmt: skip
+    """The recurrence over `xa[:, t] = x_t Wx + b` `(N, T, 4H)`.
+
+    Returns `(hs, cs, gates, outputs, pre, y_last)`: `(N, T, .)` each,
+    `outputs` only with a mask (else `None`: they are `hs`), `pre` only for
+    callable activations; `y_last` the last output `(N, H)`.
+    """
+    del per_step  # always hoisted
+    T = xa.shape[1] if options.unroll else tf.shape(xa)[1]
+
+    def step(t, carry):
+        h_prev, c_prev, *y_prev = carry
+        h, c, y, gates, A = lstm_math.step_forward(
+            xp, xa[:, t], h_prev, c_prev, y_prev[0] if y_prev else None,
+            recurrent_kernel, r, None if m is None else m[:, t], options,
+        )  # fmt: skip
+        outs = [h, c, gates] + ([y] if m is not None else [])
+        outs += [A] if options.keeps_pre else []
+        return ((h, c) if m is None else (h, c, y)), outs
+
+    carry = (h0, c0) if m is None else (h0, c0, tf.zeros_like(h0))
+    wide = xa[:, 0]  # (N, 4H)
+    templates = [h0, h0, wide] + [h0] * (m is not None)
+    templates += [wide] * options.keeps_pre
+    last, ys = _time_loop(step, T, carry, templates, options.unroll, compiled)
+    hs, cs, gates = ys[:3]
+    outputs = ys[3] if m is not None else None
+    pre = ys[-1] if options.keeps_pre else None
+    return hs, cs, gates, outputs, pre, last[0] if m is None else last[2]
+
+
+def _lstm_backward_loop(
+    d_outputs, dh_last, dc_last, d_last, c0, cs, gates, pre,
+    recurrent_kernel, m, r, options, compiled, per_step,
+):  # fmt: skip
+    """The reverse recurrence: returns `(dAs, dh0, dc0)`, `dAs[:, t]` =
+    dL/dA_t `(N, T, 4H)`. Either `d_outputs`, dL/dy_t for every t, or
+    `d_last`, dL/dy_{T-1} alone, is `None`."""
+    del per_step  # always hoisted
+    T = cs.shape[1] if options.unroll else tf.shape(cs)[1]
+
+    def step(t, carry):
+        dh, dc, dy_next = carry  # from step t+1
+        dA, dh_prev, dc_prev, dy_prev = lstm_math.step_backward(
+            xp, dh, dc,
+            None if d_outputs is None else d_outputs[:, t],  # dL/dy_t
+            dy_next[0] if dy_next else None,
+            gates[:, t], cs[:, t], _previous_state(cs, c0, t),
+            None if pre is None else pre[:, t],
+            recurrent_kernel, r, None if m is None else m[:, t], options,
+        )  # fmt: skip
+        dy_next = () if m is None else (dy_prev,)
+        return (dh_prev, dc_prev, dy_next), (dA,)
+
+    if m is None:  # y_{T-1} = h_{T-1}: one gradient
+        dh, dy = (dh_last if d_last is None else dh_last + d_last), ()
+    else:
+        dh = dh_last
+        dy = (tf.zeros_like(dh_last) if d_last is None else d_last,)
+    (dh0, dc0, _), (dAs,) = _time_loop(
+        step, T, (dh, dc_last, dy), [gates[:, 0]], options.unroll, compiled,
+        reverse=True,
+    )  # fmt: skip
+    return dAs, dh0, dc0
+
+
+def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.lstm_forward`; returns `(outputs, hs, cs, gates, pre)`."""
+    hs, cs, gates, outputs, pre, _ = _lstm_forward(
+        x, h0, c0, kernel, recurrent_kernel, bias, masks, options
+    )
+    return outputs, hs, cs, gates, pre
+
+
+def _lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """`lstm_forward`; returns `(hs, cs, gates, outputs, pre, y_last)`."""
+    _check_steps(x, options.unroll)
+    x, m_rows = _lstm_inputs(x, masks)  # (N, T, D)
+    N, T, D = tf.unstack(tf.shape(x))
+    # x_t Wx + b for every t at once, over the N * T rows
+    xa = lstm_math.input_projection(
+        xp, tf.reshape(x, (-1, D)), kernel, bias, m_rows
+    )
+    xa = tf.reshape(xa, (N, T, -1))
+    args = (
+        xa, h0, c0, recurrent_kernel, _column_mask(masks.mask),
+        masks.recurrent_dropout,
+    )  # fmt: skip
+    hs, cs, gates, outputs, pre, y_last = _run_loop(
+        _lstm_forward_loop, args, options, False
+    )
+    if outputs is None:  # no mask: y_t = h_t
+        outputs = hs
+    shape = x.shape[:2] + recurrent_kernel.shape[:1]
+    for t in (hs, cs, outputs):  # the compiled loop forgets static shapes
+        t.set_shape(shape)
+    for t in (gates, pre):
+        if t is not None:
+            t.set_shape(x.shape[:2] + kernel.shape[1:])
+    y_last.set_shape(h0.shape)
+    return hs, cs, gates, outputs, pre, y_last
+
+
+def lstm_backward(
+    d_outputs, d_last, dh_last, dc_last, x, h0, c0, kernel, recurrent_kernel,
+    hs, cs, gates, pre, masks, options,
+):  # fmt: skip
+    """`ops.lstm_backward`: either `d_outputs` (every step) or `d_last` (the
+    last output alone) is `None`. Returns `(dx, dh0, dc0, dkernel,
+    drecurrent_kernel, dbias)`."""
+    _check_steps(x, options.unroll)
+    r = masks.recurrent_dropout
+    seen, m_rows = _lstm_inputs(x, masks)  # (N, T, D), as forward
+    args = (
+        d_outputs, dh_last, dc_last, d_last, c0, cs, gates, pre,
+        recurrent_kernel, _column_mask(masks.mask), r,
+    )  # fmt: skip
+    dAs, dh0, dc0 = _run_loop(_lstm_backward_loop, args, options, False)
+    N, T, D = tf.unstack(tf.shape(seen))
+    H = tf.shape(h0)[1]
+    # The sums over t of the book's per-step weight gradients, hoisted.
+    h_prev = tf.concat([h0[:, None], hs[:, :-1]], axis=1)  # h_{t-1}
+    r_rows = None if r is None else _row_masks(r, T)
+    dx, dkernel, drecurrent_kernel, dbias = lstm_math.weight_gradients(
+        xp,
+        tf.reshape(seen, (-1, D)),
+        tf.reshape(h_prev, (-1, H)),
+        tf.reshape(dAs, (-1, 4 * H)),
+        kernel,
+        m_rows,
+        r_rows,
+    )
+    dx = tf.reshape(dx, (N, T, D))
+    for t, like in ((dx, x), (dh0, h0), (dc0, c0), (dkernel, kernel)):
+        t.set_shape(like.shape)
+    drecurrent_kernel.set_shape(recurrent_kernel.shape)
+    dbias.set_shape(kernel.shape[1:])
+    if m_rows is None:
+        dx = sequence_inputs_backward(dx, masks)
+    return dx, dh0, dc0, dkernel, drecurrent_kernel, dbias
+
+
+def scratch_lstm(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.scratch_lstm`: `lstm_forward` whose gradient is `lstm_backward`,
+    in batch parts (`_in_batch_parts`). Returns `(out, h_last, c_last)`."""
+    rows = (x, h0, c0) + tuple(masks)
+    weights = (kernel, recurrent_kernel, bias)
+    return _in_batch_parts(_scratch_lstm, rows, weights, options)
+
+
+def _scratch_lstm(rows, weights, options):
+    """`scratch_lstm` on the rows of one part of the batch: one op."""
+    x, h0, c0, *masks = rows
+    masks = Masks(*masks)
+    kernel, recurrent_kernel, bias = weights
+
+    @tf.custom_gradient
+    def op(*inputs):
+        x, h0, c0, kernel, recurrent_kernel, *maybe_bias = [
+            tf.stop_gradient(t) for t in inputs
+        ]
+        b = maybe_bias[0] if maybe_bias else None
+        hs, cs, gates, outputs, pre, y_last = _lstm_forward(
+            x, h0, c0, kernel, recurrent_kernel, b, masks, options
+        )  # hs, cs, gates and pre are kept for the backward
+
+        def grad(d_out, dh_last, dc_last):
+            d_out = tf.stop_gradient(d_out)
+            if options.return_sequences:
+                d_seq, d_last = d_out, None
+            else:
+                d_seq, d_last = None, d_out
+            dx, dh0, dc0, dk, drk, db = lstm_backward(
+                d_seq, d_last, tf.stop_gradient(dh_last),
+                tf.stop_gradient(dc_last), x, h0, c0, kernel,
+                recurrent_kernel, hs, cs, gates, pre, masks, options,
+            )  # fmt: skip
+            return (dx, dh0, dc0, dk, drk) + ((db,) if maybe_bias else ())
+
+        out = outputs if options.return_sequences else y_last
+        return (out, hs[:, -1], cs[:, -1]), grad
+
+    args = (x, h0, c0, kernel, recurrent_kernel)
+    return op(*args + (() if bias is None else (bias,)))
+
+
+def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
+              options):  # fmt: skip
+    """`ops.lstm_step`: one step of the book's `LSTM`, its backward by hand.
+    `masks` holds the dropout masks (constants) or `None`s."""
+    m, r = masks.input_dropout, masks.recurrent_dropout
+
+    @tf.custom_gradient
+    def op(x, h_prev, c_prev, kernel, recurrent_kernel, *maybe_bias):
+        b = maybe_bias[0] if maybe_bias else None
+        h_next, c_next, gates, A = lstm_math.lstm_step_forward(
+            xp, x, h_prev, c_prev, kernel, recurrent_kernel, b, m, r, options
+        )
+
+        def grad(dh_next, dc_next):
+            dx, dh_prev, dc_prev, dk, drk, db = lstm_math.lstm_step_backward(
+                xp, dh_next, dc_next, x, h_prev, c_prev, c_next, gates, A,
+                kernel, recurrent_kernel, m, r, options,
+            )  # fmt: skip
+            grads = (dx, dh_prev, dc_prev, dk, drk)
+            return grads + ((db,) if maybe_bias else ())
+
+        return (h_next, c_next), grad
+
+    args = (x, h_prev, c_prev, kernel, recurrent_kernel)
     return op(*args + (() if bias is None else (bias,)))
