@@ -1,23 +1,13 @@
 """`ScratchRNN`: the book's `TimeRNN` as a drop-in `keras.layers.SimpleRNN`."""
 
 import keras
-import numpy as np
 from keras import activations, constraints, initializers, regularizers
 
+from keras_scratch_rnn.layers.base import ScratchLayer, copy_built_state
 from keras_scratch_rnn.layers.checks import (
-    after,
-    as_tensor,
-    assert_equal_at_run_time,
     check_flag,
-    check_numeric,
-    check_training,
     check_units,
-    dtype_name,
     get_option,
-    invalid,
-    is_real,
-    refuse_strings,
-    static_shape,
 )
 from keras_scratch_rnn.layers.scratch_rnn_cell import (
     ScratchRNNCell,
@@ -28,7 +18,7 @@ from keras_scratch_rnn.ops import scratch_rnn
 
 
 @keras.saving.register_keras_serializable(package="keras_scratch_rnn")
-class ScratchRNN(keras.layers.RNN):
+class ScratchRNN(ScratchLayer):
     """Fully-connected RNN whose backward pass is written by hand.
 
     The book's `TimeRNN` ("Deep Learning from Scratch 2") as a drop-in for
@@ -228,74 +218,13 @@ class ScratchRNN(keras.layers.RNN):
         )
         self.input_spec = [keras.layers.InputSpec(ndim=3)]
 
-    def __call__(self, sequences, *args, **kwargs):
-        # Keras converts NumPy inputs before `call` sees them.
-        refuse_strings(sequences, "sequences")
-        if args:
-            refuse_strings(args[0], "initial_state")
-        for name in ("initial_state", "mask"):
-            refuse_strings(kwargs.get(name), name)
-        return super().__call__(sequences, *args, **kwargs)
-
-    def build(self, sequences_shape, initial_state_shape=None):
-        if self.stateful and sequences_shape[0] is None:
-            raise ValueError(
-                "A stateful ScratchRNN needs a static batch size, found "
-                f"sequences.shape={tuple(sequences_shape)}. Pass "
-                "`batch_size=...` to `keras.Input`, or call the layer "
-                "eagerly on a batch first."
-            )
-        super().build(sequences_shape, initial_state_shape)
-        features = sequences_shape[-1]
-        axes = {-1: features} if features is not None else None
-        self.input_spec = [keras.layers.InputSpec(ndim=3, axes=axes)]
-
-    def call(self, sequences, initial_state=None, mask=None, training=None):
-        check_training(training)
-        sequences = check_numeric(
-            as_tensor(sequences, "sequences"), "sequences"
-        )
-        if self.unroll and sequences.shape[1] is None:
-            raise ValueError(
-                "Cannot unroll a RNN if the "
-                "time dimension is undefined. \n"
-                "- If using a Sequential model, "
-                "specify the time dimension by passing "
-                "an `Input()` as your first layer.\n"
-                "- If using the functional API, specify "
-                "the time dimension by passing a `shape` "
-                "or `batch_shape` argument to your `Input()`."
-            )
-        no_steps = (
-            "Received an invalid value for argument `sequences`: it has no "
-            "timesteps (shape {}); expected at least one, as the output is "
-            "the last step's."
-        )
-        if sequences.shape[1] == 0:
-            raise ValueError(no_steps.format(tuple(sequences.shape)))
-        x = keras.ops.cast(sequences, self.compute_dtype)  # (N, T, D)
-        if sequences.shape[1] is None:  # TensorFlow: T known at run time
-            import tensorflow as tf
-
-            x = after(
-                tf.debugging.assert_positive(
-                    tf.shape(x)[1], message=no_steps.format("(N, 0, D)")
-                ),
-                x,
-            )
-        if mask is not None:
-            mask = keras.ops.cast(self._checked_mask(mask, x), "bool")  # (N, T)
-        h0 = self._initial_state(x, initial_state)  # (N, H)
-        input_dropout_mask, recurrent_dropout_mask = self._dropout_masks(
-            x, training
-        )
-        if self.go_backwards:
-            x = keras.ops.flip(x, axis=1)
-            mask = None if mask is None else keras.ops.flip(mask, axis=1)
+    def _run(self, x, states, mask, dropout_masks):
+        """The whole sequence as one op: `(output, h_last)`."""
+        input_dropout_mask, recurrent_dropout_mask = dropout_masks
         kernel, recurrent_kernel, bias = weights_as_tensors(self.cell, x.dtype)
-        output, h_last = scratch_rnn(
+        return scratch_rnn(
             x,
-            h0,
+            states[0],  # h0 (N, H)
             kernel,
             recurrent_kernel,
             bias,
@@ -307,124 +236,6 @@ class ScratchRNN(keras.layers.RNN):
             unroll=self.unroll,
             return_sequences=self.return_sequences,
         )  # (N, T, H) or (N, H), and (N, H)
-        if self.stateful:
-            self.states[0].assign(keras.ops.cast(h_last, self.states[0].dtype))
-        if self.return_state:
-            return output, h_last
-        return output
-
-    def _initial_state(self, x, initial_state):
-        """h_{-1}: given, stored (stateful) or zeros; checked against x."""
-        if isinstance(initial_state, (list, tuple)):
-            if len(initial_state) != 1:
-                raise ValueError(
-                    "Received an invalid value for argument `initial_state`, "
-                    "expected one tensor of shape (batch, units) or a list "
-                    f"holding one, got a list of {len(initial_state)}."
-                )
-            initial_state = initial_state[0]
-        stored = self._check_batch_size(x) if self.stateful else None
-        N = x.shape[0]
-        if initial_state is None:
-            if self.stateful:
-                # A copy: the op may keep h0 for its backward (torch keeps
-                # the very tensor), and the call overwrites the state.
-                h0 = keras.ops.copy(keras.ops.cast(self.states[0], x.dtype))
-                return after(stored, h0)
-            if N is None:
-                N = keras.ops.shape(x)[0]
-            return keras.ops.zeros((N, self.cell.units), x.dtype)
-        h0 = as_tensor(initial_state, "initial_state")
-        h0 = keras.ops.cast(check_numeric(h0, "initial_state"), x.dtype)
-        shape = static_shape(h0)
-        if (
-            shape is None
-            or len(shape) != 2
-            or shape[-1] not in (None, self.cell.units)
-            or (None not in (shape[0], N) and shape[0] != N)
-        ):
-            raise ValueError(
-                "Received an invalid value for argument `initial_state`, "
-                f"expected shape ({N}, {self.cell.units}) (batch of the "
-                f"sequences, units), got {shape}."
-            )
-        h0 = after(stored, h0)
-        if None in (shape[0], N):  # TensorFlow: sizes known at run time
-            check = assert_equal_at_run_time(
-                keras.ops.shape(h0)[0],
-                keras.ops.shape(x)[0],
-                "`initial_state` must have one row per sequence",
-            )
-            h0 = after(check, h0)
-        return h0
-
-    def _checked_mask(self, mask, x):
-        """`mask`, checked to be `(N, T)` of `x` (or `(N, T, 1)`, as
-        SimpleRNN allows): now when both shapes are known (always, but on
-        TensorFlow with sizes known at run time); else by a run-time check
-        that the mask waits for, so that the check's message comes before
-        any op fails on a bad mask."""
-        mask = as_tensor(mask, "mask")
-        if not is_real(mask):
-            raise invalid(
-                "mask",
-                "a boolean or 0/1 numeric tensor",
-                f"dtype {dtype_name(mask)}",
-            )
-        got = static_shape(mask)
-        if got is not None and len(got) == 3 and got[-1] == 1:
-            mask = mask[:, :, 0]  # (N, T, 1), which SimpleRNN takes too
-            got = got[:2]
-        expected = tuple(x.shape[:2])
-        if got is not None and (
-            len(got) != 2
-            or any(None not in (g, e) and g != e for g, e in zip(got, expected))
-        ):
-            raise invalid(
-                "mask",
-                f"shape (batch, timesteps) = {expected}, as `sequences`",
-                got,
-            )
-        if got is not None and None not in (*got, *expected):
-            return mask
-        import tensorflow as tf  # only TensorFlow has run-time sizes
-
-        message = (
-            "Received an invalid value for argument `mask`, expected shape "
-            "(batch, timesteps) of `sequences`"
-        )
-        checks = []
-        if got is None:
-            checks.append(tf.debugging.assert_rank(mask, 2, message=message))
-        check = assert_equal_at_run_time(
-            tf.shape(mask), tf.shape(x)[:2], message, checks
-        )
-        mask = after(check, mask)
-        mask.set_shape(x.shape[:2])  # what the check ensures
-        return mask
-
-    def _check_batch_size(self, x):
-        """Raises now, or returns the run-time check when N is unknown."""
-        expected = self.states[0].shape[0]
-        if x.shape[0] is not None and x.shape[0] != expected:
-            raise ValueError(self._batch_size_message(expected, x.shape[0]))
-        if x.shape[0] is None:
-            return assert_equal_at_run_time(
-                keras.ops.shape(x)[0],
-                expected,
-                self._batch_size_message(expected, "another size"),
-            )
-        return None
-
-    @staticmethod
-    def _batch_size_message(expected, got):
-        return (
-            "A stateful ScratchRNN keeps one state row per sample, for a "
-            f"batch size of {expected}; it was called with a batch of {got}. "
-            "Feed batches of exactly that size (for predict/evaluate, pass "
-            f"batch_size={expected} and a sample count divisible by it), or "
-            "rebuild the layer for another batch size."
-        )
 
     def _dropout_masks(self, x, training):
         """One input and one recurrent dropout mask for the whole sequence.
@@ -433,9 +244,6 @@ class ScratchRNN(keras.layers.RNN):
         generator, in training or not), so equal seeds give equal masks;
         used only in training.
         """
-        N = x.shape[0]
-        if N is None:
-            N = keras.ops.shape(x)[0]
         masks = []
         for rate, width in (
             (self.cell.dropout, x.shape[-1]),
@@ -443,10 +251,7 @@ class ScratchRNN(keras.layers.RNN):
         ):
             mask = None
             if rate > 0:
-                ones = keras.ops.ones((N, width), dtype=x.dtype)
-                mask = keras.random.dropout(
-                    ones, rate, seed=self.cell.seed_generator
-                )
+                mask = self._draw_dropout_mask(x, rate, width)
             masks.append(mask if training else None)
         return masks
 
@@ -477,7 +282,7 @@ class ScratchRNN(keras.layers.RNN):
         config = layer.get_config()
         config.pop("name")
         config["seed"] = layer.cell.seed  # SimpleRNN's config forgets it
-        return _copy_built_state(layer, cls.from_config(config))
+        return copy_built_state(layer, cls.from_config(config))
 
     def to_simple_rnn(self):
         """A `keras.layers.SimpleRNN` with this layer's config and weights.
@@ -500,61 +305,7 @@ class ScratchRNN(keras.layers.RNN):
             )
         config = self.get_config()
         config.pop("name")
-        return _copy_built_state(self, keras.layers.SimpleRNN(**config))
-
-    def reset_state(self, states=None):
-        """Zeroes the stored state, or sets it to `states`.
-
-        Args:
-            states: Optional array `(batch, units)`, or a list holding one:
-                the state the next call starts from. Needs `stateful=True`
-                and a built layer.
-        """
-        if states is None:
-            super().reset_state()
-            return
-        if not self.stateful:
-            raise ValueError(
-                "Received a value for argument `states`, but the layer is "
-                "not stateful: only a layer built with `stateful=True` "
-                "stores a state. Pass `initial_state=` to the call instead."
-            )
-        if self.states is None:
-            raise ValueError(
-                "Received a value for argument `states`, but the layer has "
-                "no state yet: build it (call it once) first."
-            )
-        if isinstance(states, (list, tuple)):
-            if len(states) != 1:
-                raise ValueError(
-                    "Received an invalid value for argument `states`, "
-                    "expected one array or a list holding one, got a list "
-                    f"of {len(states)}."
-                )
-            states = states[0]
-        expected = tuple(self.states[0].shape)
-        try:
-            value = np.asarray(states)
-        except (TypeError, ValueError) as error:
-            raise invalid(
-                "states", f"an array of shape {expected}", repr(states)[:80]
-            ) from error
-        if value.dtype.kind not in "biuf":
-            raise invalid(
-                "states",
-                f"a real-valued array of shape {expected}",
-                f"dtype {value.dtype}",
-            )
-        if value.shape != expected:
-            raise ValueError(
-                "Received an invalid value for argument `states`, expected "
-                f"shape {expected}, got {value.shape}."
-            )
-        self.states[0].assign(value.astype(self.states[0].dtype))
-
-    def reset_states(self, states=None):
-        """Alias of `reset_state`."""
-        self.reset_state(states)
+        return copy_built_state(self, keras.layers.SimpleRNN(**config))
 
     @property
     def units(self):
@@ -650,18 +401,3 @@ class ScratchRNN(keras.layers.RNN):
         base_config = super().get_config()
         del base_config["cell"]
         return {**base_config, **config}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-def _copy_built_state(source, target):
-    """Builds `target` like `source` and copies its weights and state."""
-    if source.built:
-        batch = source.states[0].shape[0] if source.stateful else None
-        target.build((batch, None, source.cell.kernel.shape[0]))
-        target.set_weights(source.get_weights())
-        if source.stateful:
-            target.states[0].assign(source.states[0])
-    return target

@@ -444,6 +444,7 @@ _OPS, _MATH, _LAYER, _CELL, _REF = (
     "layers/scratch_rnn_cell.py",
     "reference/rnn.py",
 )
+_BASE = "layers/base.py"  # what ScratchRNN shares with ScratchLSTM
 
 TOPICS = {
     topic.name: topic
@@ -471,9 +472,9 @@ TOPICS = {
                     "a = xw_t + xp.matmul(h_in, recurrent_kernel)",
                 ),
                 CodeRef(
-                    _CELL,
-                    "ScratchRNNCell.build",
-                    "shape=(self.units, self.units),",
+                    _BASE,
+                    "ScratchCell.build",
+                    "shape=(self.units, self.gates * self.units),",
                 ),
             ),
             backward=(
@@ -593,7 +594,7 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(_MATH, "input_projection", "xw = xw + bias"),
-                CodeRef(_CELL, "ScratchRNNCell.build", "if self.use_bias:"),
+                CodeRef(_BASE, "ScratchCell.build", "if self.use_bias:"),
             ),
             backward=(
                 "db = sum over t and n of dt: the book's per-step db, summed "
@@ -632,13 +633,13 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _CELL,
-                    "ScratchRNNCell.build",
+                    _BASE,
+                    "ScratchCell.build",
                     "initializer=self.kernel_initializer,",
                 ),
                 CodeRef(
-                    _CELL,
-                    "ScratchRNNCell.build",
+                    _BASE,
+                    "ScratchCell.build",
                     "initializer=self.recurrent_initializer,",
                 ),
             ),
@@ -687,8 +688,8 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _CELL,
-                    "ScratchRNNCell.build",
+                    _BASE,
+                    "ScratchCell.build",
                     "regularizer=self.recurrent_regularizer,",
                 ),
                 CodeRef(
@@ -734,8 +735,8 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _CELL,
-                    "ScratchRNNCell.build",
+                    _BASE,
+                    "ScratchCell.build",
                     "constraint=self.recurrent_constraint,",
                 ),
             ),
@@ -779,9 +780,9 @@ TOPICS = {
                     "x = x * masks.input_dropout[:, None, :]",
                 ),
                 CodeRef(
-                    _LAYER,
-                    "ScratchRNN._dropout_masks",
-                    "mask = keras.random.dropout(",
+                    _BASE,
+                    "ScratchLayer._draw_dropout_mask",
+                    "return keras.random.dropout(",
                 ),
             ),
             backward=(
@@ -871,13 +872,13 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _CELL,
-                    "ScratchRNNCell.__init__",
+                    _BASE,
+                    "ScratchCell.__init__",
                     "self.seed_generator = keras.random.SeedGenerator(seed)",
                 ),
                 CodeRef(
-                    _LAYER,
-                    "ScratchRNN._dropout_masks",
+                    _BASE,
+                    "ScratchLayer._draw_dropout_mask",
                     "ones, rate, seed=self.cell.seed_generator",
                 ),
             ),
@@ -976,7 +977,7 @@ TOPICS = {
                 "ループの後で、最後の状態 h_{T-1} を出力と一緒に返します。",
             ),
             forward_refs=(
-                CodeRef(_LAYER, "ScratchRNN.call", "return output, h_last"),
+                CodeRef(_BASE, "ScratchLayer.call", "return output, *last"),
             ),
             backward=(
                 "A gradient arriving at the returned state is the dh the "
@@ -1019,7 +1020,7 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _LAYER, "ScratchRNN.call", "x = keras.ops.flip(x, axis=1)"
+                    _BASE, "ScratchLayer.call", "x = keras.ops.flip(x, axis=1)"
                 ),
             ),
             backward=(
@@ -1060,15 +1061,14 @@ TOPICS = {
             ),
             forward_refs=(
                 CodeRef(
-                    _LAYER,
-                    "ScratchRNN.call",
-                    "self.states[0].assign(keras.ops.cast(h_last, "
-                    "self.states[0].dtype))",
+                    _BASE,
+                    "ScratchLayer.call",
+                    "variable.assign(keras.ops.cast(state, variable.dtype))",
                 ),
                 CodeRef(
-                    _LAYER,
-                    "ScratchRNN._initial_state",
-                    "keras.ops.cast(self.states[0], x.dtype)",
+                    _BASE,
+                    "ScratchLayer._initial_state",
+                    "after(stored, keras.ops.copy(keras.ops.cast(s, x.dtype)))",
                 ),
                 CodeRef(
                     _REF,

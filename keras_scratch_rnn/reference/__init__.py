@@ -1,6 +1,16 @@
 """The book's NumPy code ("Deep Learning from Scratch 2"), float64-capable:
 the reference every other implementation is checked against."""
 
+from keras_scratch_rnn.reference.lstm import (
+    LSTM,
+    BetterRnnlm,
+    Rnnlm,
+    TimeDropout,
+    TimeLSTM,
+    book_to_keras_lstm,
+    keras_to_book_lstm,
+    remove_duplicate,
+)
 from keras_scratch_rnn.reference.rnn import (
     RNN,
     SGD,
@@ -13,12 +23,20 @@ from keras_scratch_rnn.reference.rnn import (
 )
 
 __all__ = [
+    "LSTM",
     "RNN",
     "SGD",
+    "BetterRnnlm",
+    "Rnnlm",
     "SimpleRnnlm",
     "TimeAffine",
+    "TimeDropout",
     "TimeEmbedding",
+    "TimeLSTM",
     "TimeRNN",
     "TimeSoftmaxWithLoss",
+    "book_to_keras_lstm",
+    "keras_to_book_lstm",
     "numerical_gradient",
+    "remove_duplicate",
 ]
