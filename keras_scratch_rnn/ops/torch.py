@@ -36,7 +36,7 @@ import types
 import torch
 from torch.autograd.function import once_differentiable
 
-from keras_scratch_rnn.ops import rnn_math
+from keras_scratch_rnn.ops import lstm_math, rnn_math
 from keras_scratch_rnn.ops.rnn_math import Masks
 
 
@@ -59,6 +59,9 @@ xp = types.SimpleNamespace(
     sigmoid=torch.sigmoid,
     relu=torch.relu,
     local_vjp=_local_vjp,
+    # `lstm_math`'s two more, along the last axis: the gates side by side.
+    split=lambda a, n: a.tensor_split(n, dim=-1),  # n views, no copy
+    concat=lambda parts: torch.cat(parts, dim=-1),
 )
 
 
@@ -342,3 +345,329 @@ def rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
         `h_next = act(x Wx + h_prev Wh + b)`, shape `(N, H)`.
     """
     return _RNNStep.apply(x, h_prev, kernel, recurrent_kernel, bias, options)
+
+
+# --- the LSTM -----------------------------------------------------------------
+# The same loops, layout and glue for the book's LSTM (`lstm_math`). The
+# loops carry (h, c) forward and (dh, dc) backward. Hoisted only, for now:
+# the input projection `x_t Wx + b` of every step is one matmul over the
+# N * T rows before the forward loop, and `dx`, `dWx`, `dWh`, `db` are
+# single matmuls over the N * T rows after the backward loop. No per-step
+# variant as TensorFlow's has: not measured yet on this backend. Hoisted,
+# a float32 forward and backward took 0.4 to 0.9 times as long as
+# keras.layers.LSTM's on this backend, at (N, T, D, H) = (32, 20, 16, 32),
+# (64, 50, 32, 64) and (128, 50, 64, 256) (one run, interleaved medians of
+# 7, on a loaded 2-core machine: rough).
+#
+# Time-major again: `hs` and `cs` are `(T + 1, N, H)` buffers, `[0]` the
+# initial state and `[t + 1]` the state after step t, so `cs[t]` and
+# `cs[t + 1]` are c_{t-1} and c_t, and `hs[:-1]` the h_{t-1} that the weight
+# gradients pair with dA_t, all views. The gates `(T, N, 4H)` are written
+# over the input projection: step t reads `x_t Wx + b` from `gates[t]`, then
+# writes its gates i, f, g, o there.
+
+
+def _row_masks(m, T):
+    """A dropout mask `(N, K)` or `(N, 4, K)` (per gate) for the `T * N`
+    time-major rows of a sequence (row t * N + n is sequence n), or `None`.
+    A copy: T repeats of the same N rows have no single row stride."""
+    if m is None:
+        return None
+    return m.expand(T, *m.shape).reshape(-1, *m.shape[1:])
+
+
+def _lstm_inputs(x, masks):
+    """x_t as the kernel sees it, time-major `(T, N, D)`: padding zeroed and
+    a single input dropout mask applied (`rnn_math.sequence_inputs`, as the
+    RNN); a per-gate mask `(N, 4, D)` is left to the projection."""
+    if lstm_math.per_gate(masks.input_dropout):
+        masks = masks._replace(input_dropout=None)
+    return _swap(rnn_math.sequence_inputs(xp, x, masks)).contiguous()
+
+
+def _per_gate_rows(masks, T):
+    """The per-gate input dropout masks of the `T * N` rows, or `None` (no
+    mask, or a single one, already applied by `_lstm_inputs`)."""
+    m = masks.input_dropout
+    return _row_masks(m, T) if lstm_math.per_gate(m) else None
+
+
+def _lstm_forward_loop(xs, h0, c0, kernel, recurrent_kernel, bias, masks,
+                       options):  # fmt: skip
+    """The recurrence over `xs`, as made by `_lstm_inputs`.
+
+    Returns `(hs, cs, gates, outputs, pre, y_last, h_last, c_last)`,
+    time-major: `hs`, `cs` `(T + 1, N, H)` (the initial states, then every
+    step's); `gates (T, N, 4H)`; `outputs (T, N, H)` only with a mask and
+    `options.return_sequences` (without a mask they are `hs[1:]`); `pre
+    (T, N, 4H)` only for callable activations; the last output and states
+    `(N, H)`.
+    """
+    T, N = xs.shape[:2]
+    m, r = _column_mask(masks.mask), masks.recurrent_dropout
+    gates = lstm_math.input_projection(
+        xp, _rows(xs), kernel, bias, _per_gate_rows(masks, T)
+    )  # a new tensor: x_t Wx + b at [t], overwritten by the gates
+    gates = gates.view(T, N, -1)
+    hs = h0.new_empty((T + 1,) + h0.shape)
+    cs = c0.new_empty((T + 1,) + c0.shape)
+    hs[0], cs[0] = h0, c0
+    keep_outputs = m is not None and options.return_sequences
+    outputs = h0.new_empty((T,) + h0.shape) if keep_outputs else None
+    pre = torch.empty_like(gates) if options.keeps_pre else None
+    gates_t, outputs_t, pre_t = (_steps(a, T) for a in (gates, outputs, pre))
+    hs_t, cs_t, m_t = _steps(hs[1:], T), _steps(cs[1:], T), _steps(m, T)
+    h, c, y = h0, c0, None if m is None else torch.zeros_like(h0)
+    for t in range(T):
+        h, c, y, g, A = lstm_math.step_forward(
+            xp, gates_t[t], h, c, y, recurrent_kernel, r, m_t[t], options
+        )  # reads x_t Wx + b at gates[t] ...
+        gates_t[t].copy_(g)  # ... then writes the gates there
+        hs_t[t].copy_(h)
+        cs_t[t].copy_(c)
+        if keep_outputs:
+            outputs_t[t].copy_(y)
+        if pre is not None:
+            pre_t[t].copy_(A)
+    return hs, cs, gates, outputs, pre, y, h, c
+
+
+def _lstm_backward_loop(d_outputs, d_last, dh_last, dc_last, cs, gates, pre,
+                        recurrent_kernel, m, r, options):  # fmt: skip
+    """The reverse recurrence, the book's `TimeLSTM.backward` without the
+    weight gradients.
+
+    `d_outputs` (batch-major `(N, T, H)`, dL/dy_t for every t), `d_last`
+    (`(N, H)`, dL/dy_{T-1} alone), `dh_last` and `dc_last` may each be
+    `None`. `cs` is time-major `(T + 1, N, H)`, c_{-1} first. Returns
+    `(dAs, dh0, dc0)`: dL/dA_t of every step `(T, N, 4H)` (the four gates'
+    `dt`), dL/dh_{-1} and dL/dc_{-1}.
+    """
+    T = gates.shape[0]
+    zeros = torch.zeros_like(cs[0])
+    if d_outputs is None and d_last is None:
+        d_last = zeros  # no output gradient: zeros
+    dh = zeros if dh_last is None else dh_last
+    dc = zeros if dc_last is None else dc_last
+    if m is None:  # y_{T-1} = h_{T-1}: one gradient
+        dh, dy_next = (dh if d_last is None else dh + d_last), None
+    else:  # y_{T-1} may be an earlier step's: carried apart as `dy_next`
+        dy_next = d_last
+    dAs = torch.empty_like(gates)
+    dAs_t, dy_t = _steps(dAs, T), _steps(_swap(d_outputs), T)
+    gates_t, pre_t, m_t = _steps(gates, T), _steps(pre, T), _steps(m, T)
+    cs_t = _steps(cs, T + 1)  # cs_t[t] = c_{t-1}, cs_t[t + 1] = c_t
+    for t in reversed(range(T)):
+        dA, dh, dc, dy_next = lstm_math.step_backward(
+            xp, dh, dc, dy_t[t], dy_next, gates_t[t], cs_t[t + 1], cs_t[t],
+            pre_t[t], recurrent_kernel, r, m_t[t], options,
+        )  # fmt: skip
+        dAs_t[t].copy_(dA)
+    return dAs, dh, dc
+
+
+def _lstm_backward(
+    d_outputs, d_last, dh_last, dc_last, xs, h_prev, cs, gates, pre, kernel,
+    recurrent_kernel, masks, options, needs_dx=True,
+):  # fmt: skip
+    """`lstm_backward` on time-major tensors: `xs` as `_lstm_inputs` made
+    it, `h_prev (T, N, H)` the h_{t-1}, `cs`, `gates`, `pre` as
+    `_lstm_forward_loop` returned them."""
+    r = masks.recurrent_dropout
+    dAs, dh0, dc0 = _lstm_backward_loop(
+        d_outputs, d_last, dh_last, dc_last, cs, gates, pre, recurrent_kernel,
+        _column_mask(masks.mask), r, options,
+    )  # fmt: skip
+    T = dAs.shape[0]
+    # The sums over t of the book's per-step weight gradients, hoisted: the
+    # rows of x_t, h_{t-1} and dA_t of every step, with their masks.
+    m_rows = _per_gate_rows(masks, T)
+    # Wx with no rows when dx is not wanted: dx = dA Wx^T has no columns.
+    # (Not through per-gate input masks: dx is multiplied by them.)
+    Wx = kernel if needs_dx or m_rows is not None else kernel[:0]
+    dx, dWx, dWh, db = lstm_math.weight_gradients(
+        xp, _rows(xs), _rows(h_prev), _rows(dAs), Wx, m_rows,
+        _row_masks(r, T),
+    )  # fmt: skip
+    if not needs_dx:
+        return None, dh0, dc0, dWx, dWh, db
+    dx = _swap(dx.view(xs.shape))
+    if m_rows is None:  # through a single input mask
+        dx = rnn_math.sequence_inputs_backward(dx, masks)
+    return dx, dh0, dc0, dWx, dWh, db
+
+
+@torch.no_grad()
+def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """Forward pass of the book's `TimeLSTM`: `ops.lstm_forward`.
+
+    Runs without recording an autograd graph; to differentiate, use
+    `scratch_lstm`.
+
+    Args:
+        x, h0, c0: `(N, T, D)`, `(N, H)`, `(N, H)`.
+        kernel, recurrent_kernel, bias: `(D, 4H)`, `(H, 4H)`, `(4H,)` or
+            `None`, gates in Keras's order i, f, g, o.
+        masks: A `Masks`; the dropout masks single or per gate.
+        options: An `LSTMOptions` (`return_sequences` and `unroll` are
+            ignored).
+
+    Returns:
+        `(outputs, hs, cs, gates, pre)`, batch-major (transposed views of
+        time-major buffers): `(N, T, H)` each but `gates` and `pre`
+        `(N, T, 4H)`; `outputs` is `hs` without a mask, `pre` is `None`
+        unless an activation is a callable.
+    """
+    options = dataclasses.replace(options, return_sequences=True)
+    hs, cs, gates, outputs, pre, *_ = _lstm_forward_loop(
+        _lstm_inputs(x, masks), h0, c0, kernel, recurrent_kernel, bias,
+        masks, options,
+    )  # fmt: skip
+    hs = _swap(hs[1:])
+    outputs = hs if outputs is None else _swap(outputs)
+    return outputs, hs, _swap(cs[1:]), _swap(gates), _swap(pre)
+
+
+@torch.no_grad()
+def lstm_backward(
+    d_outputs, d_last, dh_last, dc_last, x, h0, c0, kernel, recurrent_kernel,
+    hs, cs, gates, pre, masks, options,
+):  # fmt: skip
+    """Backpropagation through time of the book's `TimeLSTM`:
+    `ops.lstm_backward`.
+
+    Args:
+        d_outputs: dL/dy_t for every step `(N, T, H)`, or `None`.
+        d_last: dL/dy_{T-1} alone `(N, H)` (the layer returned the last
+            output only), or `None`. Exactly one of the two is given.
+        dh_last, dc_last: dL/dh_{T-1}, dL/dc_{T-1} from outside `(N, H)`,
+            or `None` (zeros).
+        x, h0, c0, kernel, recurrent_kernel, masks, options: As given to
+            `lstm_forward`.
+        hs, cs, gates, pre: As returned by `lstm_forward`.
+
+    Returns:
+        `(dx, dh0, dc0, dkernel, drecurrent_kernel, dbias)`, dbias `(4H,)`.
+    """
+    h_prev = torch.cat([h0[None], _swap(hs)[:-1]])  # h_{t-1}, time-major
+    cs = torch.cat([c0[None], _swap(cs)])
+    return _lstm_backward(
+        d_outputs, d_last, dh_last, dc_last, _lstm_inputs(x, masks), h_prev,
+        cs, _swap(gates), _swap(pre), kernel, recurrent_kernel, masks,
+        options,
+    )  # fmt: skip
+
+
+class _ScratchLSTM(torch.autograd.Function):
+    """`lstm_forward` (the outputs chosen by `return_sequences`, and the
+    final states) whose gradient is `lstm_backward`."""
+
+    @staticmethod
+    def forward(ctx, x, h0, c0, kernel, recurrent_kernel, bias,
+                *masks_options):  # fmt: skip
+        *masks, options = masks_options
+        masks = Masks(*masks)
+        xs = _lstm_inputs(x, masks)
+        hs, cs, gates, outputs, pre, y_last, h_last, c_last = (
+            _lstm_forward_loop(
+                xs, h0, c0, kernel, recurrent_kernel, bias, masks, options
+            )
+        )
+        if not options.return_sequences:
+            out = y_last
+        else:
+            out = _swap(hs[1:] if outputs is None else outputs)
+        if out is h_last:  # unmasked, last output only: y_{T-1} = h_{T-1}
+            out = hs[-1]  # two outputs must be two tensors
+        ctx.options = options
+        ctx.set_materialize_grads(False)  # an unused output's gradient: None
+        ctx.save_for_backward(
+            xs, kernel, recurrent_kernel, hs, cs, gates, pre, *masks
+        )
+        return out, h_last, c_last
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, dh_last, dc_last):
+        xs, kernel, recurrent_kernel, hs, cs, gates, pre, *masks = (
+            ctx.saved_tensors
+        )
+        if ctx.options.return_sequences:
+            d_outputs, d_last = d_out, None
+        else:
+            d_outputs, d_last = None, d_out
+        needs = ctx.needs_input_grad
+        grads = _lstm_backward(
+            d_outputs, d_last, dh_last, dc_last, xs, hs[:-1], cs, gates, pre,
+            kernel, recurrent_kernel, Masks(*masks), ctx.options,
+            needs_dx=needs[0],
+        )  # fmt: skip
+        grads = [g if needed else None for g, needed in zip(grads, needs)]
+        return (*grads, None, None, None, None)  # no gradient for the masks
+
+
+def scratch_lstm(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """`lstm_forward` whose gradient is `lstm_backward`, by a
+    `torch.autograd.Function`.
+
+    Args: as `lstm_forward`; `options.return_sequences` chooses the output.
+
+    Returns:
+        `(out, h_last, c_last)`: every output `(N, T, H)` (a transposed
+        view), or the last output `(N, H)` (with a mask, the last carried
+        output y, which may differ from `h_last`); and the final states
+        `(N, H)`. The masks are constants: they get no gradient.
+    """
+    return _ScratchLSTM.apply(
+        x, h0, c0, kernel, recurrent_kernel, bias, *Masks(*masks), options
+    )
+
+
+class _LSTMStep(torch.autograd.Function):
+    """One step of the book's `LSTM`: `LSTM.forward` and `LSTM.backward`."""
+
+    @staticmethod
+    def forward(ctx, x, h_prev, c_prev, kernel, recurrent_kernel, bias, m, r,
+                options):  # fmt: skip
+        h_next, c_next, gates, A = lstm_math.lstm_step_forward(
+            xp, x, h_prev, c_prev, kernel, recurrent_kernel, bias, m, r,
+            options,
+        )  # fmt: skip
+        ctx.options = options
+        ctx.save_for_backward(
+            x, h_prev, c_prev, c_next, gates, A, kernel, recurrent_kernel, m, r
+        )
+        return h_next, c_next
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dh_next, dc_next):
+        # (Materialized: an unused output's gradient comes as zeros.)
+        saved = ctx.saved_tensors
+        grads = lstm_math.lstm_step_backward(
+            xp, dh_next, dc_next, *saved, ctx.options
+        )  # (dx, dh_prev, dc_prev, dWx, dWh, db)
+        needs = ctx.needs_input_grad
+        grads = [g if needed else None for g, needed in zip(grads, needs)]
+        return (*grads, None, None, None)  # no gradient for the masks
+
+
+def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
+              options):  # fmt: skip
+    """One step of the book's `LSTM`, with its handwritten backward.
+
+    Args:
+        x, h_prev, c_prev: `x_t (N, D)`, `h_{t-1} (N, H)`, `c_{t-1} (N, H)`.
+        kernel, recurrent_kernel, bias: `Wx (D, 4H)`, `Wh (H, 4H)`, `b (4H,)`
+            or `None`.
+        masks: A `Masks`; its dropout masks (single or per gate) are
+            constants, its `mask` is not used.
+        options: An `LSTMOptions`; only the activations are used.
+
+    Returns:
+        `(h_next, c_next)`, `(N, H)` each.
+    """
+    return _LSTMStep.apply(
+        x, h_prev, c_prev, kernel, recurrent_kernel, bias,
+        masks.input_dropout, masks.recurrent_dropout, options,
+    )  # fmt: skip
