@@ -2,18 +2,20 @@
 
 Data flow, bottom to top (lower modules never import upper ones):
 
-- `reference`: the book's `RNN` and `TimeRNN` in NumPy, the math to trust.
-- `ops`: the same forward and handwritten backward, each equation written
-  once (`ops.rnn_math`), run by each Keras backend (`ops.tensorflow`,
-  `ops.jax`, `ops.torch`: the loop and the custom gradient).
+- `reference`: the book's `RNN`, `TimeRNN`, `LSTM`, `TimeLSTM` and their
+  language models in NumPy, the math to trust.
+- `ops`: the same forwards and handwritten backwards, each equation written
+  once (`ops.rnn_math`, `ops.lstm_math`), run by each Keras backend
+  (`ops.tensorflow`, `ops.jax`, `ops.torch`: the loop and the custom
+  gradient).
 - `layers`: Keras layers on those ops, drop-in replacements of
-  `keras.layers.SimpleRNNCell` and `keras.layers.SimpleRNN`.
+  `keras.layers.SimpleRNN`, `LSTM` and their cells.
 - `tools`: truncated BPTT, model and weights conversion, and the
   side-by-side comparison with SimpleRNN (`python -m keras_scratch_rnn`).
 - `learn`: `explain`, its demonstrations, `gradflow`, figures and docs.
 - `cli`, `terminal`: the command line.
 
-`import keras_scratch_rnn` imports `ScratchRNN` and `ScratchRNNCell`, and
+`import keras_scratch_rnn` imports the layers and cells, and
 with them TensorFlow, so that Keras knows them when `keras.models.load_model`
 reads a saved model. Only while the command line starts (`python -m
 keras_scratch_rnn`, the `keras-scratch-rnn` script) are they imported on
@@ -25,9 +27,11 @@ import os
 import sys
 
 __version__ = "0.1.0"
-__all__ = ["ScratchRNN", "ScratchRNNCell"]
+__all__ = ["ScratchLSTM", "ScratchLSTMCell", "ScratchRNN", "ScratchRNNCell"]
 
 _LAZY = {
+    "ScratchLSTM": "keras_scratch_rnn.layers.scratch_lstm",
+    "ScratchLSTMCell": "keras_scratch_rnn.layers.scratch_lstm_cell",
     "ScratchRNN": "keras_scratch_rnn.layers.scratch_rnn",
     "ScratchRNNCell": "keras_scratch_rnn.layers.scratch_rnn_cell",
 }
@@ -64,5 +68,7 @@ if _command_line_is_starting():
         return value
 
 else:
+    from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
+    from keras_scratch_rnn.layers.scratch_lstm_cell import ScratchLSTMCell
     from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
     from keras_scratch_rnn.layers.scratch_rnn_cell import ScratchRNNCell

@@ -358,7 +358,7 @@ def test_explain_one_parameter_in_japanese(capsys):
     assert code == 0
     assert "return_state（既定値: False）" in out
     assert "よくある間違い" in out and "tuple, 2" in out
-    assert "return output, h_last" in out  # the code line it points at
+    assert "return output, *last" in out  # the code line it points at
 
 
 def test_explain_accepts_an_argument_of_a_group(capsys):

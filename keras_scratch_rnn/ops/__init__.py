@@ -9,7 +9,8 @@ loop. `rnn_step` is the book's single `RNN` step with its own backward. The
 LSTM of the book's chapter 6 has the same four: `lstm_forward`,
 `lstm_backward`, `scratch_lstm`, `lstm_step`.
 
-The equations are written once, in `rnn_math` and `lstm_math`; each backend module
+The equations are written once, in `rnn_math` and `lstm_math`; each backend
+module
 (`tensorflow`, `jax`, `torch`) supplies the time loop, the custom-gradient
 glue and its own speed tricks, and takes the backend's native tensors. The
 functions here call the module of `keras.backend.backend()`.

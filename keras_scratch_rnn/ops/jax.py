@@ -23,6 +23,10 @@ has it. The rest is done one of two ways, chosen by the batch size
   in the backward loop's carry.
 
 Works eagerly and under `jax.jit`, in any float dtype.
+
+The book's LSTM (`lstm_math`) has the same four, `lstm_forward`,
+`lstm_backward`, `scratch_lstm` and `lstm_step`, in the last section: the
+same loops carrying (h, c) and (dh, dc), always hoisted.
 """
 
 import dataclasses
@@ -33,7 +37,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from keras_scratch_rnn.ops import rnn_math
+from keras_scratch_rnn.ops import lstm_math, rnn_math
 from keras_scratch_rnn.ops.rnn_math import Masks
 
 
@@ -54,6 +58,8 @@ xp = types.SimpleNamespace(
     sigmoid=jax.nn.sigmoid,
     relu=jax.nn.relu,
     local_vjp=_local_vjp,
+    split=lambda a, n: jnp.split(a, n, axis=-1),  # n equal parts (LSTM)
+    concat=lambda parts: jnp.concatenate(parts, axis=-1),  # (LSTM)
 )
 
 
@@ -350,3 +356,307 @@ def _rnn_step_bwd(options, residuals, dh_next):
 
 
 _rnn_step.defvjp(_rnn_step_fwd, _rnn_step_bwd)
+
+
+# --- the LSTM -----------------------------------------------------------------
+# The same loops and glue for the book's LSTM (`lstm_math`): the forward
+# loop carries (h, c) (and the output y when masked), the backward loop
+# (dh, dc) (and dy). Both are hoisted whatever the batch: the input
+# projection `x_t Wx + b` of every step is one matmul over the N * T rows
+# before the forward loop, and the weight gradients and dx single matmuls
+# over the N * T rows after the backward loop, which carries only the
+# recurrence. The per-step way of the RNN (`PER_STEP_BATCH`) is not written
+# for the LSTM yet: its speed is unmeasured here.
+
+
+def _row_masks(m, T, time_major):
+    """A dropout mask `(N, K)` or `(N, 4, K)` (per gate) for the `N * T`
+    rows of a sequence: time-major rows (row t * N + n is sequence n) tile
+    it, batch-major rows (row n * T + t) repeat it; or `None`."""
+    if m is None:
+        return None
+    if time_major:
+        return jnp.tile(m, (T,) + (1,) * (m.ndim - 1))
+    return jnp.repeat(m, T, axis=0)
+
+
+def _lstm_inputs(x, masks):
+    """x_t as the kernel sees it `(N, T, D)` (padding zeroed, a single input
+    dropout mask applied, as the RNN does), and the per-gate input masks
+    `(N, 4, D)` that `lstm_math.project` applies (or `None`)."""
+    m = masks.input_dropout
+    if not lstm_math.per_gate(m):
+        return _seen(x, masks), None
+    return _seen(x, masks._replace(input_dropout=None)), m
+
+
+def _lstm_forward_loop(xs, h0, c0, kernel, recurrent_kernel, bias, m_in, m,
+                       r, options):  # fmt: skip
+    """The recurrence over `xs (T, N, D)`, x_t as the kernel sees it, its
+    per-gate input masks `m_in (N, 4, D)` or `None`.
+
+    Returns `(hs, cs, gates, outputs, pre, y_last)`, time-major `(T, N, .)`:
+    `outputs` only with a mask and `options.return_sequences` (else `None`:
+    without a mask they are `hs`), `pre` only for callable activations;
+    `y_last` is the last output `(N, H)`.
+    """
+    T, N = xs.shape[:2]
+    # x_t Wx + b of every t, before the loop: (T * N, 4H) time-major rows
+    xa = lstm_math.input_projection(
+        xp, _rows(xs), kernel, bias, _row_masks(m_in, T, time_major=True)
+    )
+    xa = xa.reshape(T, N, xa.shape[-1])  # -1 fails at N = 0
+    keep_outputs = m is not None and options.return_sequences
+
+    def step(carry, inputs):
+        h_prev, c_prev, y_prev = carry  # y_prev: masked runs only
+        xa_t, m_t = inputs
+        h, c, y, gates, A = lstm_math.step_forward(
+            xp, xa_t, h_prev, c_prev, y_prev, recurrent_kernel, r, m_t,
+            options,
+        )  # fmt: skip
+        if m_t is None:
+            y = None  # y_t = h_t
+        ys = (
+            h, c, gates, y if keep_outputs else None,
+            A if options.keeps_pre else None,
+        )  # fmt: skip
+        return (h, c, y), ys
+
+    y0 = None if m is None else jnp.zeros_like(h0)  # y_t is carried if masked
+    (h_last, _, y_last), (hs, cs, gates, outputs, pre) = _scan(
+        step, (h0, c0, y0), (xa, m), options.unroll
+    )
+    return hs, cs, gates, outputs, pre, h_last if m is None else y_last
+
+
+def _lstm_backward_loop(
+    d_outputs, d_last, dh_last, dc_last, x, h0, c0, kernel,
+    recurrent_kernel, hs, cs, gates, pre, m_in, m, r, options,
+):  # fmt: skip
+    """The reverse recurrence, time-major; the book's `TimeLSTM.backward`.
+
+    Takes `x (N, T, D)` as the kernel saw it, batch-major, with its per-gate
+    input masks `m_in (N, 4, D)` or `None`, and the rest time-major. Either
+    `d_outputs (T, N, H)`, dL/dy_t for every t, or `d_last (N, H)`,
+    dL/dy_{T-1} alone, is `None`. Returns `(dx, dh0, dc0, dWx, dWh, db)`,
+    with `dx (N, T, D)` the gradient of x as the kernel saw it.
+    """
+    c_prev = jnp.concatenate([c0[None], cs[:-1]])  # c_{t-1} of every t
+
+    def step(carry, inputs):
+        dh, dc, dy_next = carry  # from step t+1; dy_next: masked runs only
+        dy, gates_t, c_t, c_prev_t, A_t, m_t = inputs
+        dA, dh_prev, dc_prev, dy_prev = lstm_math.step_backward(
+            xp, dh, dc, dy, dy_next, gates_t, c_t, c_prev_t, A_t,
+            recurrent_kernel, r, m_t, options,
+        )  # fmt: skip
+        return (dh_prev, dc_prev, dy_prev), dA
+
+    if m is None:  # y_{T-1} = h_{T-1}: one gradient
+        dh = dh_last if d_last is None else dh_last + d_last
+        dy = None
+    else:
+        dh = dh_last
+        dy = jnp.zeros_like(dh_last) if d_last is None else d_last
+    (dh0, dc0, _), dAs = _scan(
+        step, (dh, dc_last, dy), (d_outputs, gates, cs, c_prev, pre, m),
+        options.unroll, reverse=True,
+    )  # fmt: skip
+    # The sums over t of the book's per-step weight gradients, hoisted:
+    # dAs holds dL/dA_t of every step. Over batch-major rows, as the RNN
+    # (XLA's matmul of the time-major ones ran up to twice as long there).
+    T = x.shape[1]
+    h_prev = _time_major(jnp.concatenate([h0[None], hs[:-1]]))  # h_{t-1}
+    dx, dWx, dWh, db = lstm_math.weight_gradients(
+        xp, _rows(x), _rows(h_prev), _rows(_time_major(dAs)), kernel,
+        _row_masks(m_in, T, time_major=False),
+        _row_masks(r, T, time_major=False),
+    )  # fmt: skip
+    return dx.reshape(x.shape), dh0, dc0, dWx, dWh, db
+
+
+def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """Forward pass of the book's `TimeLSTM`: `ops.lstm_forward`.
+
+    Args:
+        x, h0, c0: `(N, T, D)`, `(N, H)`, `(N, H)`.
+        kernel, recurrent_kernel, bias: `(D, 4H)`, `(H, 4H)`, `(4H,)` or
+            `None`, gates in Keras's order i, f, g, o.
+        masks: A `Masks`; the dropout masks `(N, K)` or `(N, 4, K)`.
+        options: An `LSTMOptions` (`return_sequences` is ignored).
+
+    Returns:
+        `(outputs, hs, cs, gates, pre)`, batch-major: `(N, T, H)` the first
+        three (`outputs` is `hs` without a mask), `(N, T, 4H)` the gates
+        after their activations and the pre-activations `A_t` (`None`
+        unless an activation is a callable).
+    """
+    options = dataclasses.replace(options, return_sequences=True)
+    seen, m_in = _lstm_inputs(x, masks)
+    hs, cs, gates, outputs, pre, _ = _lstm_forward_loop(
+        _time_major(seen), h0, c0, kernel, recurrent_kernel, bias, m_in,
+        _column_mask(masks.mask), masks.recurrent_dropout, options,
+    )  # fmt: skip
+    hs, cs, gates, pre = map(_time_major, (hs, cs, gates, pre))
+    outputs = hs if outputs is None else _time_major(outputs)
+    return outputs, hs, cs, gates, pre
+
+
+def lstm_backward(
+    d_outputs, d_last, dh_last, dc_last, x, h0, c0, kernel, recurrent_kernel,
+    hs, cs, gates, pre, masks, options,
+):  # fmt: skip
+    """Backpropagation through time of the book's `TimeLSTM`:
+    `ops.lstm_backward`.
+
+    Args:
+        d_outputs: dL/dy_t for every step `(N, T, H)`, or `None`.
+        d_last: dL/dy_{T-1} alone `(N, H)`, or `None`. Exactly one of the
+            two is given.
+        dh_last, dc_last: dL/dh_{T-1}, dL/dc_{T-1} from outside `(N, H)`.
+        x, h0, c0, kernel, recurrent_kernel, masks, options: As given to
+            `lstm_forward`.
+        hs, cs, gates, pre: As returned by `lstm_forward`.
+
+    Returns:
+        `(dx, dh0, dc0, dkernel, drecurrent_kernel, dbias)`, dbias `(4H,)`.
+    """
+    seen, m_in = _lstm_inputs(x, masks)
+    dx, *grads = _lstm_backward_loop(
+        _time_major(d_outputs), d_last, dh_last, dc_last, seen, h0, c0,
+        kernel, recurrent_kernel, *map(_time_major, (hs, cs, gates, pre)),
+        m_in, _column_mask(masks.mask), masks.recurrent_dropout, options,
+    )  # fmt: skip
+    if m_in is None:  # through x_t * input_dropout (per gate: done)
+        dx = rnn_math.sequence_inputs_backward(dx, masks)
+    return (dx, *grads)
+
+
+def scratch_lstm(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    """`lstm_forward` whose gradient is `lstm_backward`, by
+    `jax.custom_vjp`: `ops.scratch_lstm`.
+
+    Args: as `lstm_forward`; `options.return_sequences` chooses the output.
+
+    Returns:
+        `(out, h_last, c_last)`: every output `(N, T, H)`, or the last one
+        `(N, H)` (with a mask, the last carried output y, not h); and the
+        final states `(N, H)`. The masks get no gradient (zeros).
+    """
+    return _scratch_lstm(
+        x, h0, c0, kernel, recurrent_kernel, bias, Masks(*masks), options
+    )
+
+
+# As `_scratch_rnn`: the masks are ordinary arguments whose gradient is None.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def _scratch_lstm(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
+    out, _ = _scratch_lstm_fwd(
+        x, h0, c0, kernel, recurrent_kernel, bias, masks, options
+    )
+    return out
+
+
+def _scratch_lstm_fwd(x, h0, c0, kernel, recurrent_kernel, bias, masks,
+                      options):  # fmt: skip
+    seen, m_in = _lstm_inputs(x, masks)
+    hs, cs, gates, outputs, pre, y_last = _lstm_forward_loop(
+        _time_major(seen), h0, c0, kernel, recurrent_kernel, bias, m_in,
+        _column_mask(masks.mask), masks.recurrent_dropout, options,
+    )  # fmt: skip
+    if not options.return_sequences:
+        out = y_last
+    else:
+        out = _time_major(hs if outputs is None else outputs)
+    # hs, cs, gates and pre stay time-major for the backward; the x the
+    # kernel saw is recomputed there.
+    residuals = (
+        x, h0, c0, kernel, recurrent_kernel, bias, hs, cs, gates, pre, masks,
+    )  # fmt: skip
+    return (out, hs[-1], cs[-1]), residuals
+
+
+def _scratch_lstm_bwd(options, residuals, cotangents):
+    x, h0, c0, kernel, recurrent_kernel, bias, hs, cs, gates, pre, masks = (
+        residuals
+    )
+    d_out, dh_last, dc_last = cotangents
+    if options.return_sequences:
+        d_outputs, d_last = _time_major(d_out), None
+    else:
+        d_outputs, d_last = None, d_out
+    seen, m_in = _lstm_inputs(x, masks)
+    dx, dh0, dc0, dWx, dWh, db = _lstm_backward_loop(
+        d_outputs, d_last, dh_last, dc_last, seen, h0, c0, kernel,
+        recurrent_kernel, hs, cs, gates, pre, m_in, _column_mask(masks.mask),
+        masks.recurrent_dropout, options,
+    )  # fmt: skip
+    if m_in is None:
+        dx = rnn_math.sequence_inputs_backward(dx, masks)
+    db = None if bias is None else db
+    return dx, dh0, dc0, dWx, dWh, db, None  # None: no gradient for masks
+
+
+_scratch_lstm.defvjp(_scratch_lstm_fwd, _scratch_lstm_bwd)
+
+
+def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
+              options):  # fmt: skip
+    """One step of the book's `LSTM`, with its handwritten backward:
+    `ops.lstm_step`.
+
+    Args:
+        x, h_prev, c_prev: `x_t (N, D)`, `h_{t-1}`, `c_{t-1}` `(N, H)`.
+        kernel, recurrent_kernel, bias: `Wx (D, 4H)`, `Wh (H, 4H)`,
+            `b (4H,)` or `None`.
+        masks: A `Masks(None, input_dropout, recurrent_dropout)`, the
+            dropout masks `(N, K)` or `(N, 4, K)` or `None`: constants
+            (zero gradients).
+        options: An `LSTMOptions`; only the activations are used.
+
+    Returns:
+        `(h_next, c_next)`, `(N, H)` each.
+    """
+    return _lstm_step(
+        x, h_prev, c_prev, kernel, recurrent_kernel, bias, Masks(*masks),
+        options,
+    )  # fmt: skip
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
+def _lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
+               options):  # fmt: skip
+    out, _ = _lstm_step_fwd(
+        x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks, options
+    )
+    return out
+
+
+def _lstm_step_fwd(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
+                   options):  # fmt: skip
+    m, r = masks.input_dropout, masks.recurrent_dropout
+    h_next, c_next, gates, A = lstm_math.lstm_step_forward(
+        xp, x, h_prev, c_prev, kernel, recurrent_kernel, bias, m, r, options
+    )
+    residuals = (
+        x, h_prev, c_prev, kernel, recurrent_kernel, bias, c_next, gates, A,
+        masks,
+    )  # fmt: skip
+    return (h_next, c_next), residuals
+
+
+def _lstm_step_bwd(options, residuals, cotangents):
+    (x, h_prev, c_prev, kernel, recurrent_kernel, bias, c_next, gates, A,
+     masks) = residuals  # fmt: skip
+    dh_next, dc_next = cotangents
+    dx, dh_prev, dc_prev, dWx, dWh, db = lstm_math.lstm_step_backward(
+        xp, dh_next, dc_next, x, h_prev, c_prev, c_next, gates, A, kernel,
+        recurrent_kernel, masks.input_dropout, masks.recurrent_dropout,
+        options,
+    )  # fmt: skip
+    db = None if bias is None else db
+    return dx, dh_prev, dc_prev, dWx, dWh, db, None  # None: the masks
+
+
+_lstm_step.defvjp(_lstm_step_fwd, _lstm_step_bwd)

@@ -338,7 +338,7 @@ def _forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
     else:  # x_t Wx + b for every t at once, over the N * T rows
         N, T, D = tf.unstack(tf.shape(x))
         xw = input_projection(xp, tf.reshape(x, (-1, D)), kernel, bias)
-        xs = tf.reshape(xw, (N, T, -1))
+        xs = tf.reshape(xw, (N, T, tf.shape(xw)[-1]))  # -1 fails at N = 0
     args = (
         xs, h0, kernel, recurrent_kernel, bias, _column_mask(masks.mask),
         masks.recurrent_dropout,
@@ -629,7 +629,7 @@ def _lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
     xa = lstm_math.input_projection(
         xp, tf.reshape(x, (-1, D)), kernel, bias, m_rows
     )
-    xa = tf.reshape(xa, (N, T, -1))
+    xa = tf.reshape(xa, (N, T, tf.shape(xa)[-1]))  # -1 fails at N = 0
     args = (
         xa, h0, c0, recurrent_kernel, _column_mask(masks.mask),
         masks.recurrent_dropout,

@@ -47,19 +47,21 @@ def forward_backward(
     Args:
         layer: A built Keras layer taking `(x, initial_state, mask,
             training)`.
-        x, h0, mask: NumPy arrays (`h0`, `mask` may be `None`).
+        x, h0, mask: NumPy arrays (`h0`, `mask` may be `None`); `h0` may
+            be a list of states (the LSTM's `[h0, c0]`).
         training: The `training` call argument.
         traced: Run inside `tf.function` / `jax.jit` (not on torch).
 
     Returns:
         `(outputs, grads)`: the outputs as NumPy arrays, and a dict of NumPy
-        gradients: `"d_inputs"`, `"d_initial_state"` (if `h0`), and
+        gradients: `"d_inputs"`, `"d_initial_state"` (if `h0`; and
+        `"d_initial_carry"` for a second state, the LSTM's c0), and
         `"d_" + weight.name` for each trainable weight (`None` where the
         loss does not reach it).
     """
     run = gradient_function(layer, mask, training, traced)
     outs, grads = run(x, h0)
-    names = ["d_inputs"] + (["d_initial_state"] if h0 is not None else [])
+    names = ["d_inputs"] + STATE_GRADIENTS[: len(_states(h0))]
     names += ["d_" + w.name for w in layer.trainable_weights]
     numpy = keras.ops.convert_to_numpy
     return [numpy(o) for o in outs], {
@@ -67,11 +69,29 @@ def forward_backward(
     }
 
 
+STATE_GRADIENTS = ["d_initial_state", "d_initial_carry"]
+
+
+def _states(h0):
+    """The initial states as a list: none, one, or the LSTM's two."""
+    if h0 is None:
+        return []
+    return list(h0) if isinstance(h0, (list, tuple)) else [h0]
+
+
+def _as_given(states, h0):
+    """`states` in the form `h0` had: `None`, one tensor, or a list."""
+    if h0 is None:
+        return None
+    return states if isinstance(h0, (list, tuple)) else states[0]
+
+
 def gradient_function(layer, mask=None, training=False, traced=False):
     """`run(x, h0) -> (outputs, grads)`: one forward and backward of
-    `layer`, reusable (traced once, when `traced`). `x`, `h0` (or `None`)
-    are NumPy arrays; the outputs and gradients (w.r.t. `x`, `h0` if given,
-    then the trainable weights) are the backend's tensors."""
+    `layer`, reusable (traced once, when `traced`). `x`, `h0` (`None`, an
+    array, or a list of arrays) are NumPy; the outputs and gradients
+    (w.r.t. `x`, each state of `h0`, then the trainable weights) are the
+    backend's tensors."""
     backend = keras.backend.backend()
     if traced and TRACED_MODE[backend] is None:
         raise ValueError(
@@ -86,20 +106,20 @@ def _tensorflow(layer, mask, training, traced):
     import tensorflow as tf
 
     def run(x, h0):
+        states = _states(h0)
         with tf.GradientTape() as tape:
-            tape.watch(x)
-            if h0 is not None:
-                tape.watch(h0)
+            tape.watch([x, *states])
             out = layer(x, initial_state=h0, mask=mask, training=training)
             outs, loss = outputs_and_loss(out)
-        sources = [x] + ([h0] if h0 is not None else [])
+        sources = [x, *states]
         return outs, tape.gradient(loss, sources + layer.trainable_weights)
 
     mask = None if mask is None else tf.constant(mask)
     traced_run = []
 
     def call(x, h0):
-        x, h0 = tf.constant(x), None if h0 is None else tf.constant(h0)
+        x = tf.constant(x)
+        h0 = _as_given([tf.constant(s) for s in _states(h0)], h0)
         if not traced:
             return run(x, h0)
         if not traced_run:
@@ -132,8 +152,9 @@ def _jax(layer, mask, training, traced):
     def run(trainable, x, h0):
         argnums = (0, 1, 2) if h0 is not None else (0, 1)
         grad_fn = jax.value_and_grad(loss_fn, argnums=argnums, has_aux=True)
-        (_, outs), (d_trainable, *d_inputs) = grad_fn(trainable, x, h0)
-        return outs, [*d_inputs, *d_trainable]
+        (_, outs), (d_trainable, dx, *d_h0) = grad_fn(trainable, x, h0)
+        d_states = _states(d_h0[0]) if d_h0 else []
+        return outs, [dx, *d_states, *d_trainable]
 
     if traced:
         run = jax.jit(run)
@@ -152,11 +173,13 @@ def _torch(layer, mask, training, traced):
 
     def call(x, h0):
         x = torch.tensor(x, requires_grad=True)
-        h0 = None if h0 is None else torch.tensor(h0, requires_grad=True)
+        states = [torch.tensor(s, requires_grad=True) for s in _states(h0)]
         weights = [v.value for v in layer.trainable_variables]
-        out = layer(x, initial_state=h0, mask=mask, training=training)
+        out = layer(
+            x, initial_state=_as_given(states, h0), mask=mask, training=training
+        )
         outs, loss = outputs_and_loss(out)
-        sources = [x] + ([h0] if h0 is not None else []) + weights
+        sources = [x, *states, *weights]
         grads = torch.autograd.grad(loss, sources, allow_unused=True)
         return [o.detach() for o in outs], list(grads)
 

@@ -1,10 +1,11 @@
-"""ScratchRNN next to `keras.layers.SimpleRNN`: same weights, same inputs.
+"""ScratchRNN next to `keras.layers.SimpleRNN`, ScratchLSTM next to
+`keras.layers.LSTM`: same weights, same inputs.
 
-`compare` builds both layers from one configuration, gives them identical
-weights, runs both forward and backward on the same inputs and returns the
-largest (scaled) difference of every output and every gradient.
-`parity_table` does that for a table of configurations; it is the main job,
-`python -m keras_scratch_rnn`.
+`compare` builds both layers of a `cell` ("rnn" or "lstm") from one
+configuration, gives them identical weights, runs both forward and
+backward on the same inputs and returns the largest (scaled) difference of
+every output and every gradient. `parity_table` does that for a table of
+configurations; it is the main job, `python -m keras_scratch_rnn`.
 """
 
 import time
@@ -12,6 +13,7 @@ import time
 import keras
 import numpy as np
 
+from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 from keras_scratch_rnn.tools.autodiff import (
@@ -23,21 +25,38 @@ from keras_scratch_rnn.tools.autodiff import (
 # The built-in default problem: batch N, timesteps T, features D, units H.
 DEFAULT_SHAPE = {"N": 3, "T": 6, "D": 4, "H": 5}
 
+# The cells: ours, Keras's, and the weight columns per unit (the gates).
+CELLS = {
+    "rnn": (ScratchRNN, keras.layers.SimpleRNN, 1),
+    "lstm": (ScratchLSTM, keras.layers.LSTM, 4),
+}
+
 GRADIENT_NAMES = (
     "d_inputs",
     "d_initial_state",
+    "d_initial_carry",
     "d_kernel",
     "d_recurrent_kernel",
     "d_bias",
 )
 
 
-def default_inputs(N, T, D, H, seed=0, dtype="float32"):
+def check_cell(cell):
+    if cell not in CELLS:
+        raise ValueError(
+            "Received an invalid value for argument `cell`, expected one of "
+            f"{tuple(CELLS)}, got {cell!r}."
+        )
+    return CELLS[cell]
+
+
+def default_inputs(N, T, D, H, seed=0, dtype="float32", cell="rnn"):
     """The built-in inputs: `(x, mask, h0)`, no download needed.
 
     `x` is a seeded normal `(N, T, D)`; the mask hides the first step of
     sample 0, the last step of sample 1 and a gap in the middle of sample 2
-    (the cases where masking semantics differ); `h0` is `(N, H)`.
+    (the cases where masking semantics differ); `h0` is `(N, H)`, or for
+    the LSTM a list `[h0, c0]`.
     """
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(N, T, D)).astype(dtype)
@@ -46,17 +65,21 @@ def default_inputs(N, T, D, H, seed=0, dtype="float32"):
     mask[1 % N, T - 1] = False
     mask[2 % N, T // 3 : 2 * T // 3] = False
     h0 = (0.5 * rng.normal(size=(N, H))).astype(dtype)
+    if cell == "lstm":
+        h0 = [h0, rng.normal(size=(N, H)).astype(dtype)]  # [h0, c0]
     return x, mask, h0
 
 
-def default_weights(D, H, use_bias=True, seed=1, dtype="float32"):
-    """`[kernel, recurrent_kernel, bias]`, nonzero bias, seeded."""
+def default_weights(D, H, use_bias=True, seed=1, dtype="float32", cell="rnn"):
+    """`[kernel, recurrent_kernel, bias]`, nonzero bias, seeded; `(D, 4H)`
+    and so on for the LSTM."""
+    gates = check_cell(cell)[2]
     rng = np.random.default_rng(seed)
-    kernel = rng.normal(scale=0.6, size=(D, H))
-    recurrent_kernel = rng.normal(scale=0.9 / np.sqrt(H), size=(H, H))
+    kernel = rng.normal(scale=0.6, size=(D, gates * H))
+    recurrent_kernel = rng.normal(scale=0.9 / np.sqrt(H), size=(H, gates * H))
     weights = [kernel, recurrent_kernel]
     if use_bias:
-        weights.append(rng.normal(scale=0.2, size=(H,)))
+        weights.append(rng.normal(scale=0.2, size=(gates * H,)))
     return [w.astype(dtype) for w in weights]
 
 
@@ -137,8 +160,10 @@ def compare(
     in_function=False,
     shape=None,
     seed=0,
+    cell="rnn",
 ):
-    """Runs ScratchRNN and SimpleRNN side by side and measures differences.
+    """Runs ScratchRNN and SimpleRNN (or ScratchLSTM and LSTM) side by side
+    and measures differences.
 
     Args:
         config: Keyword arguments of both layers except `units`
@@ -151,18 +176,22 @@ def compare(
             eagerly; not on torch, where Keras runs eagerly.
         shape: Dict with `N, T, D, H`; default `DEFAULT_SHAPE`.
         seed: Seed of the built-in inputs.
+        cell: `"rnn"` (ScratchRNN vs SimpleRNN) or `"lstm"` (ScratchLSTM
+            vs LSTM).
 
     Returns:
-        A dict: `"output"` (and `"state"` with `return_state`) and the
-        gradients w.r.t. inputs, initial state (if passed), kernel,
-        recurrent kernel and bias (if used), each the scaled error
-        `max|a - b| / max(1, max|b|)` of ScratchRNN against SimpleRNN;
-        `inf` where only one of the two has a gradient.
+        A dict: `"output"` (and `"state"` with `return_state`: the worst
+        final state) and the gradients w.r.t. inputs, initial states (if
+        passed: `d_initial_state`, and the LSTM's `d_initial_carry`),
+        kernel, recurrent kernel and bias (if used), each the scaled error
+        `max|a - b| / max(1, max|b|)` of ours against Keras's; `inf` where
+        only one of the two has a gradient.
     """
+    ours, theirs, _ = check_cell(cell)
     config = dict(config or {})
     shape = shape or DEFAULT_SHAPE
     N, T, D, H = (shape[k] for k in "NTDH")
-    x, mask_array, h0 = default_inputs(N, T, D, H, seed)
+    x, mask_array, h0 = default_inputs(N, T, D, H, seed, cell=cell)
     reference = reference_config(config, mask, initial_state)
     warmup = None
     if config.get("stateful"):
@@ -171,12 +200,9 @@ def compare(
     mask_array = mask_array if mask else None
     h0 = h0 if initial_state else None
 
-    weights = default_weights(D, H, config.get("use_bias", True))
+    weights = default_weights(D, H, config.get("use_bias", True), cell=cell)
     results = []
-    for cls, layer_config in (
-        (ScratchRNN, config),
-        (keras.layers.SimpleRNN, reference),
-    ):
+    for cls, layer_config in ((ours, config), (theirs, reference)):
         layer = cls(H, **layer_config)
         layer.build((N, None, D))
         layer.set_weights(weights)
@@ -189,7 +215,9 @@ def compare(
 
     errors = {"output": scaled_error(outs[0], ref_outs[0])}
     if len(outs) > 1:
-        errors["state"] = scaled_error(outs[1], ref_outs[1])
+        errors["state"] = max(
+            scaled_error(a, b) for a, b in zip(outs[1:], ref_outs[1:])
+        )
     for name in GRADIENT_NAMES:
         g, ref = grads.get(name), ref_grads.get(name)
         if g is None and ref is None:
@@ -254,18 +282,89 @@ PARITY_CASES = (
 )
 
 
-def parity_table(cases=PARITY_CASES, run_modes=None):
-    """Compares every case in every mode (default: eager, and traced where
-    the backend traces); returns a list of result rows."""
+# The LSTM's table: the same arguments, and those SimpleRNN lacks.
+LSTM_CASES = (
+    ("default (tanh/sigmoid, last output)", {}, {}),
+    ("return_sequences", {"return_sequences": True}, {}),
+    (
+        "return_state (h and c)",
+        {"return_sequences": True, "return_state": True},
+        {},
+    ),
+    ("go_backwards", {"return_sequences": True, "go_backwards": True}, {}),
+    ("use_bias=False", {"use_bias": False}, {}),
+    ("activation=relu", {"activation": "relu"}, {}),
+    ("recurrent_activation=tanh", {"recurrent_activation": "tanh"}, {}),
+    ("activation=None (linear)", {"activation": None}, {}),
+    (
+        "gelu, hard_sigmoid gates (local grads)",
+        {"activation": "gelu", "recurrent_activation": "hard_sigmoid"},
+        {},
+    ),
+    (
+        "initial_state [h0, c0]",
+        {"return_state": True},
+        {"initial_state": True},
+    ),
+    ("mask", {"return_sequences": True}, {"mask": True}),
+    (
+        "mask + zero_output_for_mask",
+        {"return_sequences": True, "zero_output_for_mask": True},
+        {"mask": True},
+    ),
+    (
+        "mask + initial_state + go_backwards",
+        {"return_sequences": True, "return_state": True, "go_backwards": True},
+        {"mask": True, "initial_state": True},
+    ),
+    ("unroll", {"return_sequences": True, "unroll": True}, {"mask": True}),
+    ("stateful (2nd chunk)", {"stateful": True, "return_state": True}, {}),
+    (
+        "dropout=0.3, seed=7 (training)",
+        {"dropout": 0.3, "seed": 7, "return_sequences": True},
+        {"training": True},
+    ),
+    (
+        "recurrent_dropout=0.3, seed=7 (per gate)",
+        {"recurrent_dropout": 0.3, "seed": 7, "return_sequences": True},
+        {"training": True},
+    ),
+    (
+        "everything at once",
+        {
+            "return_sequences": True,
+            "return_state": True,
+            "go_backwards": True,
+            "recurrent_activation": "tanh",
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "seed": 3,
+            "zero_output_for_mask": True,
+        },
+        {"mask": True, "initial_state": True, "training": True},
+    ),
+)
+
+CASES = {"rnn": PARITY_CASES, "lstm": LSTM_CASES}
+
+
+def parity_table(cases=None, run_modes=None, cell="rnn"):
+    """Compares every case of `cell` (default: its table) in every mode
+    (default: eager, and traced where the backend traces); returns a list
+    of result rows."""
+    check_cell(cell)
     backend = keras.backend.backend()
     rows = []
-    for label, config, options in cases:
+    for label, config, options in cases or CASES[cell]:
         for mode in run_modes or modes():
-            errors = compare(config, in_function=mode != "eager", **options)
+            errors = compare(
+                config, in_function=mode != "eager", cell=cell, **options
+            )
             output = max(errors[k] for k in ("output", "state") if k in errors)
             grads = max(errors[k] for k in GRADIENT_NAMES if k in errors)
             rows.append(
                 {
+                    "cell": cell,
                     "case": label,
                     "backend": backend,
                     "mode": mode,
@@ -281,34 +380,35 @@ def format_table(rows):
     """The rows as an aligned text table."""
     width = max(len(r["case"]) for r in rows)
     lines = [
-        f"{'configuration':<{width}}  {'backend':<10}  {'mode':<11}  "
-        f"{'output':>8}  {'gradients':>9}  within",
-        "-" * (width + 59),
+        f"{'cell':<5} {'configuration':<{width}}  {'backend':<10}  "
+        f"{'mode':<11}  {'output':>8}  {'gradients':>9}  within",
+        "-" * (width + 65),
     ]
     for r in rows:
         lines.append(
-            f"{r['case']:<{width}}  {r['backend']:<10}  {r['mode']:<11}  "
-            f"{r['output']:>8.1e}  "
+            f"{r.get('cell', 'rnn'):<5} {r['case']:<{width}}  "
+            f"{r['backend']:<10}  {r['mode']:<11}  {r['output']:>8.1e}  "
             f"{r['gradients']:>9.1e}  {'yes' if r['ok'] else 'NO'}"
         )
     return "\n".join(lines)
 
 
-def main_job():
-    """Prints the parity table; returns 0 if every row is within tolerance."""
+def main_job(cells=("rnn", "lstm")):
+    """Prints the parity table of `cells`; returns 0 if every row is within
+    tolerance."""
     shape = DEFAULT_SHAPE
     print(
-        "ScratchRNN (handwritten BPTT) vs keras.layers.SimpleRNN: same "
-        "weights, same inputs\n"
+        "ScratchRNN vs keras.layers.SimpleRNN (cell rnn), ScratchLSTM vs "
+        "keras.layers.LSTM (cell lstm),\nhandwritten BPTT vs Keras's "
+        "autodiff: same weights, same inputs, "
         f"N={shape['N']} T={shape['T']} D={shape['D']} H={shape['H']}, "
-        "float32; columns are the largest scaled difference "
-        "max|a-b| / max(1, max|b|)\n"
-        "of the outputs (and final state) and of the gradients w.r.t. "
-        "inputs, initial state, kernel,\n"
-        f"recurrent_kernel and bias; tolerance {FLOAT32_PARITY:.0e}.\n"
+        "float32.\nColumns are the largest scaled difference "
+        "max|a-b| / max(1, max|b|) of the outputs (and final\nstates) and "
+        "of the gradients w.r.t. inputs, initial states, kernel, "
+        f"recurrent_kernel and bias;\ntolerance {FLOAT32_PARITY:.0e}.\n"
     )
     start = time.perf_counter()
-    rows = parity_table()
+    rows = [row for cell in cells for row in parity_table(cell=cell)]
     print(format_table(rows))
     bad = [r for r in rows if not r["ok"]]
     print(
@@ -322,16 +422,18 @@ def main_job():
 # `python -m keras_scratch_rnn compare`: any configuration the user types.
 
 
-def check_config(config, units):
-    """Builds both layers from `config`; returns SimpleRNN's error or None.
+def check_config(config, units, cell="rnn"):
+    """Builds both layers of `cell` from `config`; returns Keras's layer's
+    error or None.
 
-    ScratchRNN's own error is raised (the CLI turns it into a usage
-    message); a configuration that only SimpleRNN refuses returns that
+    Our layer's own error is raised (the CLI turns it into a usage
+    message); a configuration that only Keras refuses returns that
     message, so the caller can say so.
     """
-    ScratchRNN(units, **config)
+    ours, theirs, _ = check_cell(cell)
+    ours(units, **config)
     try:
-        keras.layers.SimpleRNN(units, **config)
+        theirs(units, **config)
     except Exception as error:  # reported, not hidden
         return f"{type(error).__name__}: {error}"
     return None
@@ -369,6 +471,7 @@ def compare_extras(
     shape=None,
     seed=0,
     learning_rate=0.1,
+    cell="rnn",
 ):
     """What `compare` does not cover: initializers, regularizers, constraints.
 
@@ -389,6 +492,7 @@ def compare_extras(
         mask, training, seed: As in `compare`.
         shape: Dict with `N, T, D` (`H` is `units`); default `DEFAULT_SHAPE`.
         learning_rate: Of the SGD step.
+        cell: `"rnn"` or `"lstm"` (then ScratchLSTM against LSTM).
 
     Returns:
         A dict of scaled errors; `"activity loss"` is a pair
@@ -406,8 +510,9 @@ def compare_extras(
     reference = reference_config(config, mask)
 
     keras.utils.set_random_seed(seed)
-    scratch = ScratchRNN(H, **config)
-    simple = keras.layers.SimpleRNN(H, **reference)
+    ours, theirs, _ = check_cell(cell)
+    scratch = ours(H, **config)
+    simple = theirs(H, **reference)
     batch = N if config.get("stateful") else None
     for layer in (scratch, simple):
         layer.build((batch, None, D))
@@ -464,24 +569,27 @@ def time_pair(
     shape=None,
     seed=0,
     repeats=10,
+    cell="rnn",
 ):
-    """Seconds per forward + backward call of ScratchRNN and SimpleRNN.
+    """Seconds per forward + backward call of ScratchRNN and SimpleRNN (or,
+    with `cell="lstm"`, ScratchLSTM and LSTM).
 
     Both layers get the same weights and inputs; the first call (tracing)
     is not timed; the median of `repeats` calls is returned.
 
     Returns:
-        `{"ScratchRNN": seconds, "SimpleRNN": seconds}`.
+        `{"ScratchRNN": seconds, "SimpleRNN": seconds}` (or with the LSTM
+        layers' class names).
     """
     config = dict(config or {})
     shape = {**DEFAULT_SHAPE, **(shape or {}), "H": units}
     N, T, D, H = (shape[k] for k in "NTDH")
-    x, mask_array, h0 = default_inputs(N, T, D, H, seed)
+    x, mask_array, h0 = default_inputs(N, T, D, H, seed, cell=cell)
     mask_array = mask_array if mask else None
     h0 = h0 if initial_state else None
-    weights = default_weights(D, H, config.get("use_bias", True))
+    weights = default_weights(D, H, config.get("use_bias", True), cell=cell)
     seconds = {}
-    for cls in (ScratchRNN, keras.layers.SimpleRNN):
+    for cls in check_cell(cell)[:2]:
         layer = cls(H, **config)
         layer.build((N, None, D))
         layer.set_weights(weights)

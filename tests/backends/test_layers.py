@@ -1,8 +1,8 @@
-"""ScratchRNN and ScratchRNNCell on the running Keras backend.
+"""ScratchRNN, ScratchLSTM and their cells on the running Keras backend.
 
 These tests run in every backend's process (the README's test command runs
-them under TensorFlow, JAX and PyTorch): SimpleRNN on the same backend is
-the reference, with the same weights; gradients are the backend's own
+them under TensorFlow, JAX and PyTorch): SimpleRNN (LSTM) on the same backend
+is the reference, with the same weights; gradients are the backend's own
 (`tf.GradientTape`, `jax.grad` over `stateless_call`, torch autograd), so
 what they differentiate is whatever the layers attach: for ScratchRNN the
 handwritten backward (tests/jax and tests/torch show it is the one used
@@ -13,7 +13,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_scratch_rnn import ScratchRNN, ScratchRNNCell
+from keras_scratch_rnn import (
+    ScratchLSTM,
+    ScratchLSTMCell,
+    ScratchRNN,
+    ScratchRNNCell,
+)
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 from keras_scratch_rnn.tools import parity
 from keras_scratch_rnn.tools.autodiff import forward_backward, modes
@@ -31,20 +36,29 @@ def _assert_within(errors, tolerance=FLOAT32_PARITY):
 # Every argument (the main job's table: masks, initial_state, go_backwards,
 # return_sequences/state, unroll, dropout and recurrent_dropout with equal
 # seeds, stateful, every activation including callables), eager and traced.
+CASES = [
+    (cell, *case) for cell in ("rnn", "lstm") for case in parity.CASES[cell]
+]
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
-    "label, config, options",
-    parity.PARITY_CASES,
-    ids=[case[0] for case in parity.PARITY_CASES],
+    "cell, label, config, options",
+    CASES,
+    ids=[f"{case[0]}: {case[1]}" for case in CASES],
 )
-def test_parity_with_simple_rnn(label, config, options, mode):
-    """Outputs and backend-native gradients equal SimpleRNN's (float32)."""
-    errors = parity.compare(config, in_function=mode != "eager", **options)
+def test_parity_with_keras(cell, label, config, options, mode):
+    """Outputs and backend-native gradients equal SimpleRNN's (LSTM's),
+    float32."""
+    errors = parity.compare(
+        config, in_function=mode != "eager", cell=cell, **options
+    )
     expected = {"output", "d_inputs", "d_kernel", "d_recurrent_kernel"}
     expected |= {"state"} if config.get("return_state") else set()
     expected |= {"d_bias"} if config.get("use_bias", True) else set()
     if options.get("initial_state"):
         expected |= {"d_initial_state"}
+        expected |= {"d_initial_carry"} if cell == "lstm" else set()
     assert set(errors) == expected
     _assert_within(errors)
 
@@ -54,21 +68,28 @@ def test_parity_with_simple_rnn(label, config, options, mode):
 def _pairs():
     from covering import covering
 
-    return covering(
-        {
+    pairs = []
+    for cell in ("rnn", "lstm"):
+        options = {
             "return_sequences": [False, True],
             "go_backwards": [False, True],
             "masking": ["none", "mask", "zero_output"],
             "initial_state": [False, True],
             "unroll": [False, True],
             "activation": ["tanh", "relu", "gelu"],
-        },
-        strength=2,
-    )
+        }
+        if cell == "lstm":
+            options["recurrent_activation"] = ["sigmoid", "tanh", "linear"]
+        pairs += [(cell, case) for case in covering(options, strength=2)]
+    return pairs
 
 
-@pytest.mark.parametrize("case", _pairs(), ids=lambda c: str(sorted(c.items())))
-def test_option_pairs(case):
+@pytest.mark.parametrize(
+    "cell, case",
+    _pairs(),
+    ids=lambda c: c if isinstance(c, str) else str(sorted(c.items())),
+)
+def test_option_pairs(cell, case):
     config = {
         "return_sequences": case["return_sequences"],
         "return_state": True,
@@ -77,27 +98,33 @@ def test_option_pairs(case):
         "activation": case["activation"],
         "zero_output_for_mask": case["masking"] == "zero_output",
     }
+    if "recurrent_activation" in case:
+        config["recurrent_activation"] = case["recurrent_activation"]
     errors = parity.compare(
         config,
         mask=case["masking"] != "none",
         initial_state=case["initial_state"],
         in_function=len(MODES) > 1,
+        cell=cell,
     )
     _assert_within(errors)
 
 
-def test_extras_initializers_regularizers_constraints():
-    """Initializers draw the same weights, regularizers the same losses,
-    and after one SGD step (constraints acting) the weights agree."""
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_extras_initializers_regularizers_constraints(cell):
+    """Initializers draw the same weights (the LSTM's forget-gate bias
+    too), regularizers the same losses, and after one SGD step
+    (constraints acting) the weights agree."""
     errors = parity.compare_extras(
         {
             "kernel_regularizer": "l2",
             "recurrent_regularizer": "l1",
             "bias_constraint": "non_neg",
             "kernel_initializer": "he_normal",
-            "bias_initializer": "ones",
+            "bias_initializer": "random_normal",
         },
         mask=True,
+        cell=cell,
     )
     assert set(errors) == {
         "output (initializer weights)",
@@ -114,10 +141,16 @@ def _data(seed=0):
     return x, y
 
 
-def _twin_models(build):
-    """The same model with ScratchRNN and with SimpleRNN, equal weights."""
+PAIRS = {
+    "rnn": (ScratchRNN, keras.layers.SimpleRNN),
+    "lstm": (ScratchLSTM, keras.layers.LSTM),
+}
+
+
+def _twin_models(build, cell):
+    """The same model with ours and with Keras's layer, equal weights."""
     models = []
-    for cls in (ScratchRNN, keras.layers.SimpleRNN):
+    for cls in PAIRS[cell]:
         keras.utils.set_random_seed(1)
         models.append(build(cls))
     models[1].set_weights(models[0].get_weights())
@@ -138,18 +171,19 @@ def _sequential(cls):
 
 def _functional(cls):
     inputs = keras.Input((T, D))
-    seq, state = cls(H, return_sequences=True, return_state=True)(inputs)
-    last = cls(H, go_backwards=True)(seq, initial_state=state)
+    seq, *states = cls(H, return_sequences=True, return_state=True)(inputs)
+    last = cls(H, go_backwards=True)(seq, initial_state=states)
     return keras.Model(inputs, keras.layers.Dense(1)(last))
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
 @pytest.mark.parametrize("build", [_sequential, _functional])
-def test_fit_trains_like_simple_rnn(build):
+def test_fit_trains_like_keras(build, cell):
     """`model.fit` (Keras's own training step, compiled where the backend
-    compiles it) moves the weights as with SimpleRNN."""
+    compiles it) moves the weights as with SimpleRNN (LSTM)."""
     x, y = _data()
     x[0, -2:] = 0.0  # masked by Masking in the Sequential model
-    models = _twin_models(build)
+    models = _twin_models(build, cell)
     for model in models:
         model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
         model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
@@ -157,14 +191,16 @@ def test_fit_trains_like_simple_rnn(build):
         assert scaled_error(a, b) <= FLOAT32_PARITY
 
 
-def test_keras_file_round_trip(tmp_path):
+@pytest.mark.parametrize("cls", [ScratchRNN, ScratchLSTM])
+def test_keras_file_round_trip(tmp_path, cls):
     """`.keras` save and `load_model`: the same class, config and outputs."""
     x, _ = _data()
-    model = _functional(ScratchRNN)
+    model = _functional(cls)
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert isinstance(loaded.layers[1], ScratchRNN)
+    assert isinstance(loaded.layers[1], cls)
+    assert loaded.layers[1].get_config() == model.layers[1].get_config()
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(loaded(x)),
         keras.ops.convert_to_numpy(model(x)),
@@ -185,44 +221,81 @@ def _compare_layers(ours, theirs, x, mask=None, h0=None):
         assert scaled_error(got[1][name], want[1][name]) <= FLOAT32_PARITY
 
 
-def test_bidirectional():
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_bidirectional(cell):
     x, _ = _data()
     keras.utils.set_random_seed(2)
+    ours, theirs = PAIRS[cell]
     _compare_layers(
-        keras.layers.Bidirectional(ScratchRNN(H, return_sequences=True)),
-        keras.layers.Bidirectional(
-            keras.layers.SimpleRNN(H, return_sequences=True)
-        ),
+        keras.layers.Bidirectional(ours(H, return_sequences=True)),
+        keras.layers.Bidirectional(theirs(H, return_sequences=True)),
         x,
     )
 
 
-def test_cell_in_keras_rnn():
-    """`keras.layers.RNN(ScratchRNNCell)`: Keras's loop, the book's step
-    and its handwritten backward at every step."""
+CELL_PAIRS = {
+    "rnn": (ScratchRNNCell, keras.layers.SimpleRNNCell),
+    "lstm": (ScratchLSTMCell, keras.layers.LSTMCell),
+}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_cell_in_keras_rnn(cell):
+    """`keras.layers.RNN(ScratchRNNCell)` (`ScratchLSTMCell`): Keras's
+    loop, the book's step and its handwritten backward at every step."""
     x, _ = _data()
     keras.utils.set_random_seed(3)
+    ours, theirs = CELL_PAIRS[cell]
     _compare_layers(
-        keras.layers.RNN(ScratchRNNCell(H), return_sequences=True),
-        keras.layers.RNN(keras.layers.SimpleRNNCell(H), return_sequences=True),
+        keras.layers.RNN(ours(H), return_sequences=True),
+        keras.layers.RNN(theirs(H), return_sequences=True),
         x,
     )
 
 
-def test_stateful_and_reset_state():
+def test_stacked_lstm_cells_with_dropout():
+    """`StackedRNNCells` of two ScratchLSTMCells, recurrent dropout in
+    training (a mask per gate, drawn as LSTMCell draws them)."""
+    x, _ = _data()
+    stacks = []
+    for cls in CELL_PAIRS["lstm"]:
+        cells = [
+            cls(H, dropout=0.2, recurrent_dropout=0.3, seed=s) for s in (1, 2)
+        ]
+        stacks.append(
+            keras.layers.RNN(
+                keras.layers.StackedRNNCells(cells), return_sequences=True
+            )
+        )
+    for layer in stacks:
+        layer(x[:1])
+    stacks[1].set_weights(stacks[0].get_weights())
+    a, b = (
+        keras.ops.convert_to_numpy(layer(x, training=True)) for layer in stacks
+    )
+    assert scaled_error(a, b) <= FLOAT32_PARITY
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_stateful_and_reset_state(cell):
     x, _ = _data()
     x = x[:4]
     layers = []
-    for cls in (ScratchRNN, keras.layers.SimpleRNN):
+    for cls in PAIRS[cell]:
         layer = cls(H, stateful=True, return_sequences=True)
         layer.build((4, None, D))
         layers.append(layer)
     layers[1].set_weights(layers[0].get_weights())
-    start = np.full((4, H), 0.3, "float32")
+    n = len(layers[0].states)
+    start = [np.full((4, H), 0.3 * (k + 1), "float32") for k in range(n)]
     layers[0].reset_state(start)
-    layers[1].states[0].assign(start)  # SimpleRNN's reset_state ignores it
+    for state, value in zip(layers[1].states, start):
+        state.assign(value)  # Keras's reset_state ignores a value
     for chunk in (x[:, :3], x[:, 3:]):
         a, b = (keras.ops.convert_to_numpy(layer(chunk)) for layer in layers)
         assert scaled_error(a, b) <= FLOAT32_PARITY
+    for state, value in zip(layers[0].states, layers[1].states):
+        assert scaled_error(state, value) <= FLOAT32_PARITY
     layers[0].reset_state()
-    assert not np.any(keras.ops.convert_to_numpy(layers[0].states[0]))
+    for state in layers[0].states:
+        assert not np.any(keras.ops.convert_to_numpy(state))
