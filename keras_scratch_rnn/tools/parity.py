@@ -83,8 +83,9 @@ def default_weights(D, H, use_bias=True, seed=1, dtype="float32", cell="rnn"):
     return [w.astype(dtype) for w in weights]
 
 
-def reference_config(config, use_mask, initial_state=False):
-    """SimpleRNN's config for the reference of a ScratchRNN with `config`.
+def reference_config(config, use_mask, initial_state=False, cell="rnn"):
+    """SimpleRNN's (LSTM's) config for the reference of a ScratchRNN
+    (ScratchLSTM) with `config`.
 
     The same config, except where Keras 3.15's SimpleRNN is inconsistent
     across its own code paths; ScratchRNN does the same on every backend
@@ -103,6 +104,12 @@ def reference_config(config, use_mask, initial_state=False):
       the last output only (`'tuple' object has no attribute 'shape'`);
       the reference runs without `unroll` (on PyTorch both are the same
       Python loop).
+    - On PyTorch, a stateful LSTM's backward fails ("one of the variables
+      needed for gradient computation has been modified by an inplace
+      operation": Keras's torch LSTM kernel keeps the state variable's
+      tensor, which the call then overwrites); the reference runs Keras's
+      generic loop instead (`use_cudnn=False`), which computes the same
+      function.
     """
     reference = dict(config)
     if hits_keras_unroll_bug(config, use_mask):
@@ -117,6 +124,12 @@ def reference_config(config, use_mask, initial_state=False):
         reference["unroll"] = False
     if hits_keras_jax_masked_start(config, use_mask, initial_state):
         reference["unroll"] = True
+    if (
+        cell == "lstm"
+        and keras.backend.backend() == "torch"
+        and config.get("stateful", False)
+    ):
+        reference["use_cudnn"] = False
     return reference
 
 
@@ -192,7 +205,7 @@ def compare(
     shape = shape or DEFAULT_SHAPE
     N, T, D, H = (shape[k] for k in "NTDH")
     x, mask_array, h0 = default_inputs(N, T, D, H, seed, cell=cell)
-    reference = reference_config(config, mask, initial_state)
+    reference = reference_config(config, mask, initial_state, cell)
     warmup = None
     if config.get("stateful"):
         warmup, x = x[:, : T // 2], x[:, T // 2 :]
@@ -507,7 +520,7 @@ def compare_extras(
     mask_tensor = None
     if mask_array is not None:
         mask_tensor = keras.ops.convert_to_tensor(mask_array)
-    reference = reference_config(config, mask)
+    reference = reference_config(config, mask, cell=cell)
 
     keras.utils.set_random_seed(seed)
     ours, theirs, _ = check_cell(cell)
