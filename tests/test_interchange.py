@@ -1,12 +1,12 @@
-"""ScratchRNN in place of SimpleRNN: wrappers, conversion, weights files,
-saving and serving."""
+"""ScratchRNN in place of SimpleRNN, ScratchLSTM in place of LSTM:
+wrappers, conversion, weights files, saving and serving."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_scratch_rnn import ScratchRNN
+from keras_scratch_rnn import ScratchLSTM, ScratchRNN
 from keras_scratch_rnn.tolerances import (
     FLOAT32_PARITY,
     TRAINING_LOSS_RTOL,
@@ -46,18 +46,50 @@ def _assert_all_close(got, want):
         assert scaled_error(a, b) <= FLOAT32_PARITY
 
 
+# Each of our layers and the Keras layer it replaces.
+PAIRS = {
+    "rnn": (ScratchRNN, keras.layers.SimpleRNN),
+    "lstm": (ScratchLSTM, keras.layers.LSTM),
+}
+# `convert_model`'s way back to Keras's layers ("simple" and "keras" are
+# the same; each pair's tests use one).
+BACK = {"rnn": "simple", "lstm": "keras"}
+
+
 @pytest.mark.parametrize("in_function", [False, True])
 @pytest.mark.parametrize("return_state", [False, True])
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
 def test_bidirectional(data, merge_mode, return_state, in_function):
     """Bidirectional(ScratchRNN) == Bidirectional(SimpleRNN): values, grads."""
+    _check_bidirectional(data, "rnn", merge_mode, return_state, in_function)
+
+
+# Every merge mode eagerly, two traced (the RNN's above run every one both
+# ways; ScratchLSTM's tf.function path is the same ScratchLayer.call).
+LSTM_BIDIRECTIONAL = [
+    (merge_mode, return_state, False)
+    for merge_mode in ("concat", "sum", "mul", "ave", None)
+    for return_state in (False, True)
+] + [("concat", True, True), (None, False, True)]
+
+
+@pytest.mark.parametrize(
+    "merge_mode, return_state, in_function", LSTM_BIDIRECTIONAL
+)
+def test_bidirectional_lstm(data, merge_mode, return_state, in_function):
+    """Bidirectional(ScratchLSTM) == Bidirectional(LSTM): values, grads
+    (with `return_state`, both directions' h and c)."""
+    _check_bidirectional(data, "lstm", merge_mode, return_state, in_function)
+
+
+def _check_bidirectional(data, pair, merge_mode, return_state, in_function):
     x, mask = data
     layers = [
         keras.layers.Bidirectional(
             cls(H, return_sequences=True, return_state=return_state),
             merge_mode=merge_mode,
         )
-        for cls in (ScratchRNN, keras.layers.SimpleRNN)
+        for cls in PAIRS[pair]
     ]
     for layer in layers:
         layer.build(x.shape)
@@ -80,11 +112,13 @@ def _stacked(cls, time_distributed=False):
     )
 
 
-def test_stacked_layers_train_like_simple_rnn(data):
-    """Two stacked ScratchRNNs train in a Sequential model like SimpleRNNs."""
+@pytest.mark.parametrize("pair", PAIRS)
+def test_stacked_layers_train_like_simple_rnn(data, pair):
+    """Two stacked ScratchRNNs train in a Sequential model like SimpleRNNs
+    (ScratchLSTMs like LSTMs)."""
     x, _ = data
     y = np.sum(np.asarray(x), axis=(1, 2))[:, None] / 10
-    models = [_stacked(ScratchRNN), _stacked(keras.layers.SimpleRNN)]
+    models = [_stacked(cls) for cls in PAIRS[pair]]
     models[1].set_weights(models[0].get_weights())
     histories = []
     for model in models:
@@ -96,13 +130,12 @@ def test_stacked_layers_train_like_simple_rnn(data):
     )
 
 
-def test_time_distributed_after_scratch_rnn(data):
-    """TimeDistributed(Dense) on ScratchRNN's sequence == on SimpleRNN's."""
+@pytest.mark.parametrize("pair", PAIRS)
+def test_time_distributed_after_scratch_rnn(data, pair):
+    """TimeDistributed(Dense) on ScratchRNN's sequence == on SimpleRNN's
+    (ScratchLSTM's == LSTM's)."""
     x, _ = data
-    models = [
-        _stacked(ScratchRNN, True),
-        _stacked(keras.layers.SimpleRNN, True),
-    ]
+    models = [_stacked(cls, True) for cls in PAIRS[pair]]
     models[1].set_weights(models[0].get_weights())
     got, want = (np.asarray(m(x)) for m in models)
     assert got.shape == (N, T, 1)
@@ -151,39 +184,125 @@ def test_conversion_keeps_stored_state_and_unbuilt_layers(data):
         ScratchRNN.from_simple_rnn(keras.layers.LSTM(H))
 
 
+LSTM_CONFIGS = [
+    {},
+    {
+        "return_sequences": True,
+        "go_backwards": True,
+        "activation": "relu",
+        "recurrent_activation": "hard_sigmoid",
+    },
+    {"dropout": 0.2, "recurrent_dropout": 0.1, "seed": 9, "use_bias": False},
+    {
+        "zero_output_for_mask": True,
+        "return_state": True,
+        "unroll": True,
+        "activity_regularizer": "l2",  # LSTM applies it (SimpleRNN not)
+    },
+    {"unit_forget_bias": False, "use_cudnn": False, "implementation": 1},
+]
+
+
+@pytest.mark.parametrize("config", LSTM_CONFIGS)
+def test_from_lstm_and_back(data, config):
+    """LSTM -> ScratchLSTM -> LSTM: configuration (seed, use_cudnn and
+    implementation included), weights and outputs survive both ways."""
+    x, mask = data
+    lstm = keras.layers.LSTM(H, **config)
+    lstm(x)
+    scratch = ScratchLSTM.from_lstm(lstm)
+    assert type(scratch) is ScratchLSTM and scratch.built
+    assert scratch.seed == lstm.cell.seed
+    assert scratch.use_cudnn == lstm.use_cudnn
+    assert scratch.cell.implementation == lstm.cell.implementation
+    for key, value in lstm.get_config().items():
+        if key != "name":
+            assert scratch.get_config()[key] == value, key
+    got = tf.nest.flatten(scratch(x, mask=mask))
+    want = tf.nest.flatten(lstm(x, mask=mask))
+    assert len(got) == len(want) == (3 if config.get("return_state") else 1)
+    for a, b in zip(got, want):
+        assert scaled_error(a, b) <= FLOAT32_PARITY
+    assert len(scratch.losses) == len(lstm.losses)
+    for a, b in zip(scratch.losses, lstm.losses):
+        assert scaled_error(a, b) <= FLOAT32_PARITY
+    back = scratch.to_lstm()
+    assert type(back) is keras.layers.LSTM
+    assert back.cell.seed == lstm.cell.seed
+    assert back.use_cudnn == lstm.use_cudnn
+    assert back.cell.implementation == lstm.cell.implementation
+    assert back.get_config() == {**lstm.get_config(), "name": back.name}
+    for a, b in zip(back.get_weights(), lstm.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_lstm_conversion_keeps_both_stored_states_and_unbuilt_layers(data):
+    """A stateful LSTM's h and c are copied (both ways); an unbuilt layer
+    stays unbuilt; anything but an LSTM is refused."""
+    x, _ = data
+    lstm = keras.layers.LSTM(H, stateful=True)
+    lstm(x)
+    scratch = ScratchLSTM.from_lstm(lstm)
+    assert len(scratch.states) == 2
+    for mine, theirs in zip(scratch.states, lstm.states):
+        np.testing.assert_array_equal(mine, theirs)
+    assert not np.array_equal(scratch.states[0], scratch.states[1])
+    back = scratch.to_lstm()
+    for mine, theirs in zip(back.states, lstm.states):
+        np.testing.assert_array_equal(mine, theirs)
+    want = lstm(x)  # the three start from the same stored states
+    assert scaled_error(scratch(x), want) <= FLOAT32_PARITY
+    assert scaled_error(back(x), want) <= FLOAT32_PARITY
+    assert not ScratchLSTM.from_lstm(keras.layers.LSTM(H)).built
+    assert not ScratchLSTM(H).to_lstm().built
+    with pytest.raises(ValueError, match="`layer`"):
+        ScratchLSTM.from_lstm(keras.layers.SimpleRNN(H))
+    with pytest.raises(ValueError, match="`layer`"):
+        ScratchLSTM.from_lstm(ScratchLSTM(H))
+
+
 def _functional(cls):
     inputs = keras.Input((T, D))
     masked = keras.layers.Masking(0.0)(inputs)
-    seq, state = cls(H, return_sequences=True, return_state=True)(masked)
+    seq, *states = cls(H, return_sequences=True, return_state=True)(masked)
     both = keras.layers.Bidirectional(cls(H))(seq)
-    last = cls(H)(seq, initial_state=state)
+    # SimpleRNN's one state as a tensor, LSTM's two as a list [h, c].
+    last = cls(H)(seq, initial_state=states[0] if len(states) == 1 else states)
     merged = keras.layers.Concatenate()([both, last])
     return keras.Model(inputs, keras.layers.Dense(2)(merged))
 
 
+def _layer_types(model):
+    return {type(layer) for layer in model._flatten_layers()}
+
+
+@pytest.mark.parametrize("pair", PAIRS)
 @pytest.mark.parametrize("build", [_stacked, _functional])
-def test_convert_model_both_ways(data, build):
+def test_convert_model_both_ways(data, build, pair):
     """convert_model swaps every layer, keeps weights and outputs."""
     x, _ = data
-    simple = build(keras.layers.SimpleRNN)
+    ours, theirs = PAIRS[pair]
+    simple = build(theirs)
     scratch = interchange.convert_model(simple)
-    layer_types = {type(layer) for layer in scratch._flatten_layers()}
-    assert ScratchRNN in layer_types
-    assert keras.layers.SimpleRNN not in layer_types
+    layer_types = _layer_types(scratch)
+    assert ours in layer_types
+    assert theirs not in layer_types
     assert scaled_error(scratch(x), simple(x)) <= FLOAT32_PARITY
-    back = interchange.convert_model(scratch, to="simple")
-    assert ScratchRNN not in {type(la) for la in back._flatten_layers()}
+    back = interchange.convert_model(scratch, to=BACK[pair])
+    assert ours not in _layer_types(back)
+    assert theirs in _layer_types(back)
     assert scaled_error(back(x), simple(x)) <= FLOAT32_PARITY
     with pytest.raises(ValueError, match="`to`"):
         interchange.convert_model(simple, to="lstm")
 
 
+@pytest.mark.parametrize("pair", PAIRS)
 @pytest.mark.parametrize("build", [_stacked, _functional])
 @pytest.mark.parametrize("direction", ["simple->scratch", "scratch->simple"])
-def test_weights_file_interchange(tmp_path, data, build, direction):
+def test_weights_file_interchange(tmp_path, data, build, direction, pair):
     """A weights file of one version loads into the other version."""
     x, _ = data
-    classes = [keras.layers.SimpleRNN, ScratchRNN]
+    classes = list(PAIRS[pair])[::-1]  # Keras's, ours
     if direction == "scratch->simple":
         classes.reverse()
     source, target = (build(cls) for cls in classes)
@@ -195,21 +314,25 @@ def test_weights_file_interchange(tmp_path, data, build, direction):
     assert scaled_error(target(x), source(x)) <= FLOAT32_PARITY
 
 
-def test_plain_load_weights_cannot_cross(tmp_path):
+@pytest.mark.parametrize("pair", PAIRS)
+def test_plain_load_weights_cannot_cross(tmp_path, pair):
     """Why interchange.load_weights exists: Keras keys entries by class.
 
     If this starts passing, Keras has changed and the helper can go.
     """
+    ours, theirs = PAIRS[pair]
     path = str(tmp_path / "model.weights.h5")
-    _stacked(keras.layers.SimpleRNN).save_weights(path)
+    _stacked(theirs).save_weights(path)
     with pytest.raises(ValueError, match="could not be loaded"):
-        _stacked(ScratchRNN).load_weights(path)
+        _stacked(ours).load_weights(path)
 
 
-def test_same_class_files_still_load(tmp_path, data):
+@pytest.mark.parametrize("pair", PAIRS)
+def test_same_class_files_still_load(tmp_path, data, pair):
     """interchange.load_weights on a same-class file is plain load_weights."""
     x, _ = data
-    source, target = _stacked(ScratchRNN), _stacked(ScratchRNN)
+    ours, _ = PAIRS[pair]
+    source, target = _stacked(ours), _stacked(ours)
     path = str(tmp_path / "model.weights.h5")
     source.save_weights(path)
     interchange.load_weights(target, path)
@@ -260,3 +383,114 @@ def test_stateful_saving_keeps_no_state(tmp_path, data):
     model.save(path)
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(loaded(x), first)
+
+
+# --- Both pairs in one model --------------------------------------------
+
+
+def _mixed(rnn, lstm, nested_lstm=None):
+    """A functional model with an RNN, an LSTM, a Bidirectional LSTM and
+    a nested Sequential holding another LSTM."""
+    inner = keras.Sequential(
+        [keras.Input((T, H)), (nested_lstm or lstm)(H, return_sequences=True)]
+    )
+    inputs = keras.Input((T, D))
+    seq = rnn(H, return_sequences=True)(inputs)
+    seq, h, c = lstm(H, return_sequences=True, return_state=True)(seq)
+    seq = inner(seq)
+    both = keras.layers.Bidirectional(lstm(H))(seq, initial_state=[h, c] * 2)
+    return keras.Model(inputs, keras.layers.Dense(2)(both))
+
+
+def test_convert_model_swaps_both_pairs_at_once(data):
+    """SimpleRNN and LSTM, nested and in Bidirectional, all swapped (and
+    back): same weights, same outputs."""
+    x, _ = data
+    keras_model = _mixed(keras.layers.SimpleRNN, keras.layers.LSTM)
+    scratch = interchange.convert_model(keras_model)
+    types_ = _layer_types(scratch)
+    assert {ScratchRNN, ScratchLSTM} <= types_
+    assert not types_ & {keras.layers.SimpleRNN, keras.layers.LSTM}
+    assert scaled_error(scratch(x), keras_model(x)) <= FLOAT32_PARITY
+    for to in ("keras", "simple"):  # the same
+        back = interchange.convert_model(scratch, to=to)
+        types_ = _layer_types(back)
+        assert {keras.layers.SimpleRNN, keras.layers.LSTM} <= types_
+        assert not types_ & {ScratchRNN, ScratchLSTM}
+        assert scaled_error(back(x), keras_model(x)) <= FLOAT32_PARITY
+
+
+_SIMPLE, _LSTM = keras.layers.SimpleRNN, keras.layers.LSTM
+MIXED = {
+    "SimpleRNN+LSTM": (_SIMPLE, _LSTM),
+    "ScratchRNN+ScratchLSTM": (ScratchRNN, ScratchLSTM),
+    "ScratchRNN+LSTM": (ScratchRNN, _LSTM),
+    "SimpleRNN+ScratchLSTM": (_SIMPLE, ScratchLSTM),
+}
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [
+        ("SimpleRNN+LSTM", "ScratchRNN+ScratchLSTM"),
+        ("ScratchRNN+ScratchLSTM", "SimpleRNN+LSTM"),
+        ("ScratchRNN+LSTM", "SimpleRNN+ScratchLSTM"),
+        ("SimpleRNN+LSTM", "SimpleRNN+ScratchLSTM"),
+    ],
+)
+def test_weights_file_of_both_pairs(tmp_path, data, source, target):
+    """Both pairs' entries are renamed in one file, nested models too."""
+    x, _ = data
+    source, target = _mixed(*MIXED[source]), _mixed(*MIXED[target])
+    path = str(tmp_path / "model.weights.h5")
+    source.save_weights(path)
+    interchange.load_weights(target, path)
+    for a, b in zip(target.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert scaled_error(target(x), source(x)) <= FLOAT32_PARITY
+
+
+def test_a_pair_the_model_mixes_is_left_as_it_is(tmp_path, data):
+    """A model with both LSTM and ScratchLSTM: the LSTM entries are not
+    renamed (the file is from the same model), the RNN ones are."""
+    x, _ = data
+    source = _mixed(keras.layers.SimpleRNN, keras.layers.LSTM, ScratchLSTM)
+    target = _mixed(ScratchRNN, keras.layers.LSTM, ScratchLSTM)
+    path = str(tmp_path / "model.weights.h5")
+    source.save_weights(path)
+    interchange.load_weights(target, path)
+    np.testing.assert_array_equal(target(x), source(x))
+
+
+@keras.saving.register_keras_serializable(package="test_interchange")
+class _Encoder(keras.layers.Layer):
+    """A custom layer whose LSTM is an attribute: its weights file entry
+    is named `lstm` after the attribute, not after the class."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.lstm = keras.layers.LSTM(H, return_sequences=True)
+
+    def build(self, shape):
+        self.lstm.build(shape)
+
+    def call(self, x):
+        return self.lstm(x)
+
+
+def test_attribute_named_lstm_is_not_renamed(tmp_path, data):
+    """Only entries of a `layers` list are named after the class; a custom
+    layer's attribute `lstm` keeps its name while the model's LSTM swaps."""
+    x, _ = data
+    models = [
+        keras.Sequential(
+            [keras.Input((T, D)), _Encoder(), cls(H), keras.layers.Dense(1)]
+        )
+        for cls in (keras.layers.LSTM, ScratchLSTM)
+    ]
+    path = str(tmp_path / "model.weights.h5")
+    models[0].save_weights(path)
+    interchange.load_weights(models[1], path)
+    for a, b in zip(models[1].get_weights(), models[0].get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert scaled_error(models[1](x), models[0](x)) <= FLOAT32_PARITY

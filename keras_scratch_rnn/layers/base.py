@@ -557,7 +557,8 @@ class ScratchCell(keras.layers.Layer, DropoutRNNCell):
         elif n == 1:
             states = [states]
         else:
-            raise invalid("states", form, "one tensor")
+            got = "None" if states is None else "one tensor"
+            raise invalid("states", form, got)
         if any(state is None for state in states):
             raise invalid("states", form, None)
         x = check_numeric(as_tensor(sequence, "sequence"), "sequence")

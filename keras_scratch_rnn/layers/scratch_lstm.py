@@ -2,6 +2,7 @@
 `keras.layers.LSTM`."""
 
 import keras
+import numpy as np
 from keras import activations, constraints, initializers, regularizers
 
 from keras_scratch_rnn.layers.base import (
@@ -205,8 +206,12 @@ class ScratchLSTM(ScratchLayer):
         zero_output_for_mask = check_flag(
             zero_output_for_mask, "zero_output_for_mask"
         )
-        if not (isinstance(use_cudnn, bool) or use_cudnn == "auto"):
-            raise invalid("use_cudnn", "one of 'auto', True, False", use_cudnn)
+        if isinstance(use_cudnn, (bool, np.bool_)):
+            use_cudnn = bool(use_cudnn)  # NumPy's too, as LSTM takes it
+        elif not (isinstance(use_cudnn, str) and use_cudnn == "auto"):
+            raise invalid(
+                "use_cudnn", "one of 'auto', True, False", repr(use_cudnn)
+            )
         activity_regularizer = get_option(
             regularizers.get,
             activity_regularizer,

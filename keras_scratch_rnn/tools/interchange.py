@@ -1,15 +1,17 @@
-"""Swap SimpleRNN and ScratchRNN in whole models, weights files included.
+"""Swap Keras's recurrent layers and ours in whole models, weights files
+included: SimpleRNN <-> ScratchRNN and LSTM <-> ScratchLSTM.
 
-`ScratchRNN.from_simple_rnn` and `ScratchRNN.to_simple_rnn` convert one
-layer. `convert_model` converts every such layer of a Sequential or
-functional model. `load_weights` loads a `.weights.h5` file saved from the
-same model built with the other layer class.
+`ScratchRNN.from_simple_rnn` / `to_simple_rnn` and `ScratchLSTM.from_lstm`
+/ `to_lstm` convert one layer. `convert_model` converts every such layer
+of a Sequential or functional model. `load_weights` loads a `.weights.h5`
+file saved from the same model built with the other layer classes.
 
 Why `load_weights` is needed: Keras names the entries of a weights file
-after each layer's class (`layers/simple_rnn/cell/vars`, not the layer's
-name), so `model.load_weights` cannot find SimpleRNN's weights in a model
-made of ScratchRNN layers. Both layers store the same variables in the same
-order under those entries; renaming the entries is enough.
+after each layer's class (`layers/simple_rnn/cell/vars`, `layers/lstm/...`,
+not the layer's name), so `model.load_weights` cannot find SimpleRNN's
+weights in a model made of ScratchRNN layers, nor LSTM's in one made of
+ScratchLSTM layers. Each pair stores the same variables in the same order
+under those entries; renaming the entries is enough.
 """
 
 import os
@@ -25,21 +27,45 @@ import keras
 from keras.src.models.functional import Functional
 
 from keras_scratch_rnn.layers.checks import invalid
+from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 
-_ENTRY = {ScratchRNN: "scratch_rnn", keras.layers.SimpleRNN: "simple_rnn"}
+# (Keras's class, ours): the layers that swap, each pair with the same
+# weights in the same order.
+_PAIRS = (
+    (keras.layers.SimpleRNN, ScratchRNN),
+    (keras.layers.LSTM, ScratchLSTM),
+)
+# The name of each class's entries in a weights file (Keras's snake case of
+# the class name, numbered `_1`, `_2`... within one parent).
+_ENTRY = {
+    ScratchRNN: "scratch_rnn",
+    keras.layers.SimpleRNN: "simple_rnn",
+    ScratchLSTM: "scratch_lstm",
+    keras.layers.LSTM: "lstm",
+}
+# One layer of each class as its counterpart.
+_SWAP = {
+    keras.layers.SimpleRNN: ScratchRNN.from_simple_rnn,
+    ScratchRNN: ScratchRNN.to_simple_rnn,
+    keras.layers.LSTM: ScratchLSTM.from_lstm,
+    ScratchLSTM: ScratchLSTM.to_lstm,
+}
 
 
-def _target_classes(to):
-    if not isinstance(to, str) or to not in ("scratch", "simple"):
-        raise invalid("to", "'scratch' or 'simple'", repr(to))
-    if to == "scratch":
-        return keras.layers.SimpleRNN, ScratchRNN
-    return ScratchRNN, keras.layers.SimpleRNN
+def _source_classes(to):
+    """The classes `convert_model(..., to=to)` replaces."""
+    if not isinstance(to, str) or to not in ("scratch", "keras", "simple"):
+        raise invalid(
+            "to", "'scratch' or 'keras' ('simple' is 'keras')", repr(to)
+        )
+    mine = 0 if to == "scratch" else 1
+    return {pair[mine] for pair in _PAIRS}
 
 
 def convert_model(model, to="scratch"):
-    """A copy of `model` with every SimpleRNN swapped for ScratchRNN.
+    """A copy of `model` with every SimpleRNN swapped for ScratchRNN and
+    every LSTM for ScratchLSTM, or back.
 
     Layers inside `keras.layers.Bidirectional` and inside nested models are
     swapped too.
@@ -47,8 +73,9 @@ def convert_model(model, to="scratch"):
     Args:
         model: A Sequential or functional Keras model (a subclassed model
             cannot be cloned: convert its layers with
-            `ScratchRNN.from_simple_rnn`).
-        to: `"scratch"` (SimpleRNN -> ScratchRNN) or `"simple"` (back).
+            `ScratchRNN.from_simple_rnn` or `ScratchLSTM.from_lstm`).
+        to: `"scratch"` (SimpleRNN -> ScratchRNN, LSTM -> ScratchLSTM) or
+            `"keras"` (back to Keras's layers; `"simple"` is the same).
 
     Returns:
         A new model with the same weights, computing the same function.
@@ -56,38 +83,42 @@ def convert_model(model, to="scratch"):
     Example:
 
     ```python
-    fast = convert_model(model)  # every SimpleRNN is now a ScratchRNN
+    fast = convert_model(model)  # every SimpleRNN is now a ScratchRNN,
+    # every LSTM a ScratchLSTM
+    back = convert_model(fast, to="keras")
     ```
     """
-    source, _ = _target_classes(to)
+    sources = _source_classes(to)
     if not isinstance(model, (keras.Sequential, Functional)):
         raise invalid(
             "model",
             "a Sequential or functional keras.Model (a subclassed model "
             "cannot be cloned: convert its layers one by one with "
-            "ScratchRNN.from_simple_rnn or to_simple_rnn)",
+            "ScratchRNN.from_simple_rnn or to_simple_rnn, "
+            "ScratchLSTM.from_lstm or to_lstm)",
             type(model).__name__,
         )
 
-    def swap(layer):
-        if to == "scratch":
-            return ScratchRNN.from_simple_rnn(layer)
-        return layer.to_simple_rnn()
+    def convert(layer):
+        # `type(...) in` and not isinstance: only the exact classes swap.
+        if type(layer) in sources:
+            return _SWAP[type(layer)](layer)
+        return layer.__class__.from_config(layer.get_config())
 
     def clone(layer):
-        # `type(...) is` and not isinstance: only the exact classes swap.
-        if type(layer) is source:
-            return swap(layer)
         if isinstance(layer, keras.layers.Bidirectional) and (
-            type(layer.forward_layer) is source
+            type(layer.forward_layer) in sources
+            or type(layer.backward_layer) in sources
         ):
+            config = layer.get_config()
+            config.pop("layer")
+            config.pop("backward_layer")
             return keras.layers.Bidirectional(
-                swap(layer.forward_layer),
-                merge_mode=layer.merge_mode,
-                backward_layer=swap(layer.backward_layer),
-                name=layer.name,
+                convert(layer.forward_layer),
+                backward_layer=convert(layer.backward_layer),
+                **config,
             )
-        return layer.__class__.from_config(layer.get_config())
+        return convert(layer)
 
     converted = keras.models.clone_model(
         model, clone_function=clone, recursive=True
@@ -97,12 +128,15 @@ def convert_model(model, to="scratch"):
 
 
 def load_weights(model, filepath, **kwargs):
-    """`model.load_weights` that also takes the other layer class's file.
+    """`model.load_weights` that also takes the other layer classes' file.
 
     A `.weights.h5` file saved from the same architecture built with
-    SimpleRNN loads into the model built with ScratchRNN, and the other way
-    round. Models that use both classes at once, or neither, are passed to
-    `model.load_weights` as they are (any file Keras takes).
+    SimpleRNN loads into the model built with ScratchRNN, one built with
+    LSTM into the model built with ScratchLSTM, and the other way round
+    (both pairs at once for a model that uses both). A pair of which the
+    model uses both classes at once, or neither, is left as it is; a model
+    with nothing to translate is passed to `model.load_weights` as it is
+    (any file Keras takes).
 
     The file is checked first (it exists, is a weights file, holds weights
     for the model's RNN layers); if Keras still fails to load it, the
@@ -122,13 +156,35 @@ def load_weights(model, filepath, **kwargs):
     if not isinstance(model, keras.Model):
         raise invalid("model", "a keras.Model", type(model).__name__)
     classes = _rnn_classes(model)
-    if len(classes) != 1:  # nothing to translate: Keras's own loading
+    renames = []  # (the file's class, the model's class)
+    for pair in _PAIRS:
+        used = classes & set(pair)
+        if len(used) == 1:  # else nothing to translate for this pair
+            (own,) = used
+            (other,) = set(pair) - used
+            renames.append((other, own))
+    if not renames:
         model.load_weights(filepath, **kwargs)
         return
     path = _weights_file(filepath)
-    (own,) = classes
-    other = (set(_ENTRY) - {own}).pop()
-    if not _entries(path, (_ENTRY[own], _ENTRY[other])):
+    for other, own in renames:
+        _check_entries(path, other, own)
+    with tempfile.TemporaryDirectory() as folder:
+        renamed = os.path.join(folder, "renamed.weights.h5")
+        shutil.copyfile(path, renamed)
+        for other, own in renames:
+            _rename_entries(renamed, _ENTRY[other], _ENTRY[own])
+        _load_or_restore(model, renamed, **kwargs)
+
+
+def _check_entries(path, other, own):
+    """Raises unless the file holds weights of `own` or `other` layers
+    that can be renamed to `own`'s: not both under one parent (a file of
+    a model mixing both classes), which leaves no way to tell which entry
+    is which layer."""
+    names = (_ENTRY[own], _ENTRY[other])
+    found = _entries(path, names)
+    if not found:
         raise invalid(
             "filepath",
             f"a weights file holding the weights of the model's "
@@ -137,11 +193,23 @@ def load_weights(model, filepath, **kwargs):
             f"{path!r}, which holds no {own.__name__} or {other.__name__} "
             "weights",
         )
-    with tempfile.TemporaryDirectory() as folder:
-        renamed = os.path.join(folder, "renamed.weights.h5")
-        shutil.copyfile(path, renamed)
-        _rename_entries(renamed, _ENTRY[other], _ENTRY[own])
-        _load_or_restore(model, renamed, **kwargs)
+    pattern = _entry_pattern(names)
+    parents = {}
+    for name in found:
+        parent, _, leaf = name.rpartition("/")
+        parents.setdefault(parent, set()).add(pattern.match(leaf).group(1))
+    for parent, kinds in parents.items():
+        if len(kinds) > 1:
+            raise invalid(
+                "filepath",
+                f"a weights file saved from the same architecture built "
+                f"with {own.__name__} or with {other.__name__}",
+                f"{path!r}, which holds weights of both under "
+                f"{parent or 'its root'!r}: saved from a model mixing the "
+                "two, its entries cannot be matched to this model's "
+                f"{own.__name__} layers (convert that model first with "
+                "`convert_model`, then save its weights)",
+            )
 
 
 def _weights_file(filepath):
@@ -179,17 +247,22 @@ def _entry_pattern(names):
 
 def _entries(path, names):
     """The groups of the h5 file at `path` named `name` or `name_K`, for
-    each of `names`."""
+    each of `names`, in a model's `layers` list.
+
+    Only there is an entry named after its layer's class for sure (as
+    `_rnn_classes` finds them): elsewhere `lstm` may be an attribute's
+    name (`self.lstm = ...` in a custom layer), which must stay as it is.
+    """
     pattern = _entry_pattern(names)
     found = []
+
+    def visit(name):
+        parent, _, leaf = name.rpartition("/")
+        if parent.rpartition("/")[2] == "layers" and pattern.match(leaf):
+            found.append(name)
+
     with h5py.File(path, "r") as f:
-        f.visit(
-            lambda name: (
-                found.append(name)
-                if pattern.match(name.rsplit("/", 1)[-1])
-                else None
-            )
-        )
+        f.visit(visit)
     return found
 
 
@@ -213,7 +286,9 @@ def _load_or_restore(model, path, **kwargs):
 
 
 def _rnn_classes(model):
-    """The layer classes of `_ENTRY` listed in `model.layers`, recursively."""
+    """The layer classes of `_ENTRY` listed in `model.layers`, recursively
+    (not those inside `Bidirectional`: their entries are named
+    `forward_layer` and `backward_layer`, whatever their class)."""
     found = set()
     for layer in getattr(model, "layers", ()):
         if type(layer) in _ENTRY:

@@ -22,7 +22,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_scratch_rnn import ScratchRNN, ScratchRNNCell
+from keras_scratch_rnn import (
+    ScratchLSTM,
+    ScratchLSTMCell,
+    ScratchRNN,
+    ScratchRNNCell,
+)
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 from keras_scratch_rnn.tools import interchange
 from keras_scratch_rnn.tools.tbptt import (
@@ -55,6 +60,11 @@ def _strings(*shape):
     return np.full(shape, "a")
 
 
+def _h(n=N, units=H):
+    """One state, `(batch, units)`: the RNN's h, or the LSTM's h or c."""
+    return np.zeros((n, units), "float32")
+
+
 def _rnn_model(cls, d=D, rnn=None):
     return keras.Sequential(
         [keras.Input((T, d)), rnn or cls(H), keras.layers.Dense(1)]
@@ -80,6 +90,13 @@ def s(tmp_path_factory):
     ns.cell(x[:, 0], [np.zeros((N, H), "float32")])
     ns.regularized = ScratchRNN(H, activity_regularizer="l2")
     ns.model = _rnn_model(ScratchRNN)
+    ns.lstm = ScratchLSTM(H)
+    ns.lstm(x)
+    ns.lstm_stateful = ScratchLSTM(H, stateful=True)
+    ns.lstm_stateful(x)  # h and c now differ from zeros and from each other
+    ns.lstm_cell = ScratchLSTMCell(H)
+    ns.lstm_cell(x[:, 0], [_h(), _h()])
+    ns.lstm_model = _rnn_model(ScratchLSTM)
     ns.metric = Perplexity()
     ns.metric.update_state(np.zeros((N, T), "int32"), _x(d=V))
 
@@ -90,6 +107,13 @@ def s(tmp_path_factory):
     # so Keras loads the Dense before it fails on the RNN.
     ns.wider_file = str(folder / "wider.weights.h5")
     _rnn_model(keras.layers.SimpleRNN, d=D + 1).save_weights(ns.wider_file)
+    ns.simple_rnn_file = str(folder / "simple_rnn.weights.h5")
+    _rnn_model(keras.layers.SimpleRNN).save_weights(ns.simple_rnn_file)
+    # Saved from a model mixing SimpleRNN and ScratchRNN: which entry is
+    # which of ns.model's layers cannot be told.
+    ns.mixed_file = str(folder / "mixed.weights.h5")
+    mixed = [keras.layers.SimpleRNN(H, return_sequences=True), ScratchRNN(H)]
+    keras.Sequential([keras.Input((T, D)), *mixed]).save_weights(ns.mixed_file)
     ns.garbage_file = str(folder / "garbage.weights.h5")
     with open(ns.garbage_file, "w") as f:
         f.write("not hdf5")
@@ -115,6 +139,15 @@ def s(tmp_path_factory):
         ns.masked_any_rank = with_mask(ns.layer, None)
         ns.stateful_masked = with_mask(ns.stateful, (None, None))
         ns.traced = tf.function(lambda x, **kw: ns.layer(x, **kw))
+        ns.lstm_traced = tf.function(lambda x, **kw: ns.lstm(x, **kw))
+        ns.lstm_with_states = tf.function(
+            lambda x, h0, c0: ns.lstm(x, initial_state=[h0, c0]),
+            input_signature=[
+                tf.TensorSpec((None, None, D)),
+                tf.TensorSpec((None, H)),
+                tf.TensorSpec((None, H)),
+            ],
+        )
     return ns
 
 
@@ -126,6 +159,11 @@ def _variables(s):
         *s.cell.weights,
         *s.model.weights,
         *s.metric.variables,
+        *s.lstm.weights,
+        *s.lstm_stateful.weights,
+        *s.lstm_stateful.states,
+        *s.lstm_cell.weights,
+        *s.lstm_model.weights,
     ]
 
 
@@ -136,9 +174,19 @@ def _invalid(name):
     return rf"Received an invalid value for argument `{name}`"
 
 
+def _one_column(a):
+    """An activation with the wrong output shape: `(batch, 1)`."""
+    return a[:, :1]
+
+
+def _label(value):
+    return value.__name__ if callable(value) else repr(value)
+
+
 def _constructor_cases():
     """The same bad arguments for ScratchRNN and ScratchRNNCell, and the
-    layer's own arguments."""
+    layer's own arguments; for ScratchLSTM and ScratchLSTMCell a few of
+    each kind they share with them, and their own."""
     shared = [
         ("units", 0),
         ("units", "3"),
@@ -174,10 +222,56 @@ def _constructor_cases():
         ("zero_output_for_mask", "x"),
         ("activity_regularizer", "nope"),
     ]
+    lstm_shared = [
+        ("units", 0),
+        ("units", 2.0),
+        ("activation", "nope"),
+        ("activation", _one_column),
+        ("use_bias", "yes"),
+        ("kernel_initializer", "nope"),
+        ("recurrent_initializer", 3),
+        ("bias_initializer", "nope"),
+        ("kernel_regularizer", 3),
+        ("bias_regularizer", "nope"),
+        ("recurrent_constraint", "nope"),
+        ("bias_constraint", 3),
+        ("dropout", 1.5),
+        ("dropout", None),
+        ("recurrent_dropout", -0.1),
+        ("recurrent_dropout", float("nan")),
+        ("seed", "x"),
+        ("seed", -(2**63) - 1),
+        # The LSTM's own.
+        ("recurrent_activation", "nope"),
+        ("recurrent_activation", 3),
+        ("recurrent_activation", _one_column),
+        ("unit_forget_bias", "yes"),
+        ("unit_forget_bias", None),
+        ("unit_forget_bias", 2),
+        ("implementation", 3),
+        ("implementation", 0),
+        ("implementation", True),
+        ("implementation", "2"),
+    ]
+    lstm_layer_only = [
+        ("return_sequences", None),
+        ("return_state", "yes"),
+        ("go_backwards", 2),
+        ("stateful", "x"),
+        ("unroll", None),
+        ("zero_output_for_mask", "x"),
+        ("activity_regularizer", 3),
+        ("use_cudnn", "yes"),
+        ("use_cudnn", 1),
+        ("use_cudnn", None),
+        ("use_cudnn", np.array([True, False])),
+    ]
     cases = []
     for cls, arguments in (
         (ScratchRNN, shared + layer_only),
         (ScratchRNNCell, shared),
+        (ScratchLSTM, lstm_shared + lstm_layer_only),
+        (ScratchLSTMCell, lstm_shared),
     ):
         for name, value in arguments:
             kwargs = {"units": H, name: value}
@@ -187,7 +281,7 @@ def _constructor_cases():
 
             cases.append(
                 Case(
-                    f"{cls.__name__}-{name}={value!r}",
+                    f"{cls.__name__}-{name}={_label(value)}",
                     call,
                     ValueError,
                     _invalid(name),
@@ -386,7 +480,7 @@ CASES = [
         "convert_model-to",
         lambda s: interchange.convert_model(s.model, to="lstm"),
         ValueError,
-        _invalid("to") + ".*'scratch' or 'simple'",
+        _invalid("to") + ".*'scratch' or 'keras'",
     ),
     Case(
         "convert_model-to-none",
@@ -459,6 +553,250 @@ CASES = [
         lambda s: interchange.load_weights(s.model, s.wider_file),
         ValueError,
         _invalid("filepath") + ".*unchanged.*could not be loaded",
+    ),
+    Case(
+        "load_weights-lstm-model-simple_rnn-file",
+        lambda s: interchange.load_weights(s.lstm_model, s.simple_rnn_file),
+        ValueError,
+        _invalid("filepath") + ".*holds no ScratchLSTM or LSTM",
+    ),
+    Case(
+        "load_weights-file-mixing-both-classes",
+        lambda s: interchange.load_weights(s.model, s.mixed_file),
+        ValueError,
+        _invalid("filepath") + ".*weights of both.*convert_model",
+    ),
+    # --- ScratchLSTM call: two states [h, c] ------------------------------
+    Case(
+        "lstm-mask-timesteps",
+        lambda s: s.lstm(_x(), mask=_bad_mask()),
+        ValueError,
+        _invalid("mask") + r".*\(batch, timesteps\) = \(2, 5\).*got \(2, 4\)",
+    ),
+    Case(
+        "lstm-sequences-strings",
+        lambda s: s.lstm(_strings(N, T, D)),
+        ValueError,
+        _invalid("sequences") + ".*dtype string",
+    ),
+    Case(
+        "lstm-sequences-complex",
+        lambda s: s.lstm(_x(dtype="complex64")),
+        ValueError,
+        _invalid("sequences") + ".*dtype complex64",
+    ),
+    Case(
+        "lstm-training-string",
+        lambda s: s.lstm(_x(), training="True"),
+        ValueError,
+        _invalid("training"),
+    ),
+    Case(
+        "lstm-initial_state-one-tensor",
+        lambda s: s.lstm(_x(), initial_state=_h()),
+        ValueError,
+        _invalid("initial_state") + r".*list of 2.*\[h, c\].*got one tensor",
+    ),
+    Case(
+        "lstm-initial_state-list-of-1",
+        lambda s: s.lstm(_x(), initial_state=[_h()]),
+        ValueError,
+        _invalid("initial_state") + ".*list of 2.*got a list of 1",
+    ),
+    Case(
+        "lstm-initial_state-list-of-3",
+        lambda s: s.lstm(_x(), initial_state=[_h(), _h(), _h()]),
+        ValueError,
+        _invalid("initial_state") + ".*list of 2.*got a list of 3",
+    ),
+    Case(
+        "lstm-initial_state-c-units",
+        lambda s: s.lstm(_x(), initial_state=[_h(), _h(units=H + 1)]),
+        ValueError,
+        _invalid("initial_state") + r".*\(2, 4\).*got \(2, 5\)",
+    ),
+    Case(
+        "lstm-initial_state-h-batch",
+        lambda s: s.lstm(_x(), initial_state=[_h(n=N + 1), _h()]),
+        ValueError,
+        _invalid("initial_state") + r".*\(2, 4\).*got \(3, 4\)",
+    ),
+    Case(
+        "lstm-initial_state-rank-1",
+        lambda s: s.lstm(_x(), initial_state=[_h(), np.zeros(H, "float32")]),
+        ValueError,
+        _invalid("initial_state") + r".*got \(4,\)",
+    ),
+    Case(
+        "lstm-initial_state-c-none",
+        lambda s: s.lstm(_x(), initial_state=[_h(), None]),
+        ValueError,
+        _invalid("initial_state"),
+    ),
+    Case(
+        "lstm-initial_state-c-strings",
+        lambda s: s.lstm(_x(), initial_state=[_h(), _strings(N, H)]),
+        ValueError,
+        _invalid("initial_state") + ".*dtype string",
+    ),
+    # Stateful: h and c must both survive (checked for every case).
+    Case(
+        "lstm-stateful-initial_state-list-of-1",
+        lambda s: s.lstm_stateful(_x(), initial_state=[_h()]),
+        ValueError,
+        _invalid("initial_state") + ".*got a list of 1",
+    ),
+    Case(
+        "lstm-stateful-initial_state-c-units",
+        lambda s: s.lstm_stateful(_x(), initial_state=[_h(), _h(units=1)]),
+        ValueError,
+        _invalid("initial_state") + r".*got \(2, 1\)",
+    ),
+    Case(
+        "lstm-stateful-mask-timesteps",
+        lambda s: s.lstm_stateful(_x(), mask=_bad_mask()),
+        ValueError,
+        _invalid("mask"),
+    ),
+    # --- ScratchLSTMCell call: states is a list [h, c] --------------------
+    Case(
+        "lstm-cell-states-one-tensor",
+        lambda s: s.lstm_cell(_x()[:, 0], _h()),
+        ValueError,
+        _invalid("states") + r".*list of 2.*\[h, c\].*got one tensor",
+    ),
+    Case(
+        "lstm-cell-states-list-of-1",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h()]),
+        ValueError,
+        _invalid("states") + ".*list of 2.*got a list of 1",
+    ),
+    Case(
+        "lstm-cell-states-list-of-3",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h(), _h(), _h()]),
+        ValueError,
+        _invalid("states") + ".*list of 2.*got a list of 3",
+    ),
+    Case(
+        "lstm-cell-states-none",
+        lambda s: s.lstm_cell(_x()[:, 0], None),
+        ValueError,
+        _invalid("states") + ".*list of 2",
+    ),
+    Case(
+        "lstm-cell-states-c-none",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h(), None]),
+        ValueError,
+        _invalid("states") + ".*got None",
+    ),
+    Case(
+        "lstm-cell-states-dict",
+        lambda s: s.lstm_cell(_x()[:, 0], {"h": _h(), "c": _h()}),
+        ValueError,
+        _invalid("states") + ".*list of 2",
+    ),
+    Case(
+        "lstm-cell-states-c-units",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h(), _h(units=H + 1)]),
+        ValueError,
+        _invalid("states") + r".*\(2, 4\).*got \(2, 5\)",
+    ),
+    Case(
+        "lstm-cell-states-h-batch",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h(n=1), _h()]),
+        ValueError,
+        _invalid("states"),
+    ),
+    Case(
+        "lstm-cell-states-strings",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h(), _strings(N, H)]),
+        ValueError,
+        _invalid("states") + ".*dtype string",
+    ),
+    Case(
+        "lstm-cell-sequence-features",
+        lambda s: s.lstm_cell(_x(d=D + 1)[:, 0], [_h(), _h()]),
+        ValueError,
+        _invalid("sequence") + r".*\(batch, 3\).*got \(2, 4\)",
+    ),
+    Case(
+        "lstm-cell-training-string",
+        lambda s: s.lstm_cell(_x()[:, 0], [_h(), _h()], training="yes"),
+        ValueError,
+        _invalid("training"),
+    ),
+    # --- ScratchLSTM.reset_state(states=[h, c]) ---------------------------
+    # The valid h of a pair with a bad c must not be assigned either.
+    Case(
+        "lstm-reset_state-one-array",
+        lambda s: s.lstm_stateful.reset_state(np.ones((N, H))),
+        ValueError,
+        _invalid("states") + r".*list of 2.*\[h, c\].*got one array",
+    ),
+    Case(
+        "lstm-reset_state-list-of-1",
+        lambda s: s.lstm_stateful.reset_state([np.ones((N, H))]),
+        ValueError,
+        _invalid("states") + ".*got a list of 1",
+    ),
+    Case(
+        "lstm-reset_state-list-of-3",
+        lambda s: s.lstm_stateful.reset_state([np.ones((N, H))] * 3),
+        ValueError,
+        _invalid("states") + ".*got a list of 3",
+    ),
+    Case(
+        "lstm-reset_state-c-shape",
+        lambda s: s.lstm_stateful.reset_state(
+            [np.ones((N, H)), np.ones((N + 1, H))]
+        ),
+        ValueError,
+        _invalid("states") + r".*\(2, 4\), got \(3, 4\)",
+    ),
+    Case(
+        "lstm-reset_state-h-shape",
+        lambda s: s.lstm_stateful.reset_state([np.ones((N, H + 1)), _h()]),
+        ValueError,
+        _invalid("states") + r".*\(2, 4\), got \(2, 5\)",
+    ),
+    Case(
+        "lstm-reset_state-c-strings",
+        lambda s: s.lstm_stateful.reset_state(
+            [np.ones((N, H)), _strings(N, H)]
+        ),
+        ValueError,
+        _invalid("states") + ".*dtype <U1",
+    ),
+    Case(
+        "lstm-reset_state-c-none",
+        lambda s: s.lstm_stateful.reset_state([np.ones((N, H)), None]),
+        ValueError,
+        _invalid("states") + ".*dtype object",
+    ),
+    Case(
+        "lstm-reset_state-not-stateful",
+        lambda s: s.lstm.reset_state([np.ones((N, H))] * 2),
+        ValueError,
+        "argument `states`, but the layer is not stateful",
+    ),
+    # --- from_lstm --------------------------------------------------------
+    Case(
+        "from_lstm-string",
+        lambda s: ScratchLSTM.from_lstm("lstm"),
+        ValueError,
+        _invalid("layer"),
+    ),
+    Case(
+        "from_lstm-simple_rnn",
+        lambda s: ScratchLSTM.from_lstm(keras.layers.SimpleRNN(H)),
+        ValueError,
+        _invalid("layer") + ".*got SimpleRNN",
+    ),
+    Case(
+        "from_lstm-scratch_lstm",
+        lambda s: ScratchLSTM.from_lstm(s.lstm),
+        ValueError,
+        _invalid("layer") + ".*got ScratchLSTM",
     ),
     # --- tbptt ------------------------------------------------------------
     Case(
@@ -619,6 +957,24 @@ if BACKEND == "tensorflow":
             RUN_TIME,
             _invalid("mask"),
         ),
+        Case(
+            "traced-lstm-initial_state-list-of-3",
+            lambda s: s.lstm_traced(_x(), initial_state=[_h()] * 3),
+            ValueError,
+            _invalid("initial_state") + ".*got a list of 3",
+        ),
+        Case(
+            "traced-lstm-initial_state-c-units",
+            lambda s: s.lstm_traced(_x(), initial_state=[_h(), _h(units=1)]),
+            ValueError,
+            _invalid("initial_state"),
+        ),
+        Case(
+            "unknown-dims-lstm-initial_state-c-batch",
+            lambda s: s.lstm_with_states(_x(), _h(), _h(n=N + 1)),
+            RUN_TIME,
+            "`initial_state`",
+        ),
     ]
 
 
@@ -648,6 +1004,42 @@ def test_state_moves_on_good_calls(s):
         s.stateful(_x(), mask=np.ones((N, T), bool))
     assert np.any(_numpy(s.stateful.states[0]) != before)
     s.stateful.reset_state(before)
+
+
+def test_lstm_states_move_on_good_calls(s):
+    """The LSTM's stored h and c, unchanged above, both move on a good
+    call, and `reset_state([h, c])` sets both."""
+    before = [_numpy(v).copy() for v in s.lstm_stateful.states]
+    assert not np.array_equal(*before)
+    s.lstm_stateful(_x())
+    for variable, value in zip(s.lstm_stateful.states, before):
+        assert np.any(_numpy(variable) != value)
+    s.lstm_stateful.reset_state(before)
+    for variable, value in zip(s.lstm_stateful.states, before):
+        np.testing.assert_array_equal(_numpy(variable), value)
+
+
+def test_lstm_accepted_values_still_pass(s):
+    """The LSTM's checks refuse no value LSTM takes for a meaning: states
+    as a tuple, NumPy booleans and integers, the flags' 0 and 1, None for
+    an activation (linear)."""
+    x = _x()
+    want = _numpy(s.lstm(x, initial_state=[_h(), _h()]))
+    got = _numpy(s.lstm(x, initial_state=(_h(), _h())))
+    np.testing.assert_array_equal(got, want)
+    h, states = s.lstm_cell(x[:, 0], (_h(), _h()))
+    assert h.shape == (N, H) and len(states) == 2
+    layer = ScratchLSTM(
+        H,
+        use_cudnn=np.True_,
+        implementation=np.int64(1),
+        unit_forget_bias=0,
+        recurrent_activation=None,
+    )
+    assert layer.use_cudnn is True and layer.get_config()["use_cudnn"] is True
+    assert layer.cell.implementation == 1 and layer.unit_forget_bias is False
+    assert layer.recurrent_activation is not None  # linear
+    assert ScratchLSTM(H, use_cudnn="auto").use_cudnn == "auto"
 
 
 def test_accepted_values_still_pass(s):
