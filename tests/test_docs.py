@@ -106,6 +106,36 @@ def test_quoted_code_is_still_in_the_named_function(page):
 
 
 @pytest.mark.parametrize("page", ["derivation.md", "ja/derivation.md"])
+def test_derivation_has_the_lstm_backward_in_the_books_notation(page):
+    """Section 10: ds, dc_prev, the gates' gradients and dA in the book's
+    order, each quoted from the book's LSTM.backward and from lstm_math."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    section = text[text.index("## 10. ") :]
+    for equation in (
+        "ds      = dc_next + (dh_next * o) * (1 - tanh(c_t)^2)",
+        "dc_prev = ds * f",
+        "di = ds * g     df = ds * c_{t-1}     dg = ds * i",
+        "dA = hstack(df * f (1 - f),  dg * (1 - g^2),  di * i (1 - i),",
+        "dh_prev = dA Wh^T     dx_t = dA Wx^T",
+    ):
+        assert equation in section, equation
+    quoted = {(q[0], q[1]) for q in CODE_QUOTE.findall(section)}
+    for file, function in (
+        ("keras_scratch_rnn/reference/lstm.py", "LSTM.backward"),
+        ("keras_scratch_rnn/reference/lstm.py", "TimeLSTM.backward"),
+        ("keras_scratch_rnn/ops/lstm_math.py", "step_backward"),
+        ("keras_scratch_rnn/ops/lstm_math.py", "weight_gradients"),
+        ("keras_scratch_rnn/ops/lstm_math.py", "project_input_gradient"),
+        ("keras_scratch_rnn/ops/lstm_math.py", "lstm_step_backward"),
+        ("keras_scratch_rnn/ops/__init__.py", "lstm_backward"),
+    ):
+        assert (file, function) in quoted, function
+    quotes = [q[2] for q in CODE_QUOTE.findall(section)]
+    assert any("np.hstack((df, dg, di, do))" in q for q in quotes)
+    assert len(quotes) >= 40
+
+
+@pytest.mark.parametrize("page", ["derivation.md", "ja/derivation.md"])
 def test_derivation_shows_the_seeds_forward_loop_as_the_mistake(page):
     text = (DOCS / page).read_text(encoding="utf-8")
     assert "for t in range(T):" in text
@@ -129,6 +159,7 @@ def test_links_resolve(page):
     base = ROOT if page == "README_SECTION.md" else path.parent
     text = path.read_text(encoding="utf-8")
     anchors = set(re.findall(r"^## `(\w+)`", text, re.M))
+    anchors |= set(re.findall(r'^<a id="([\w-]+)"></a>$', text, re.M))
     for target in LINK.findall(text):
         if target.startswith("http"):
             continue
@@ -141,10 +172,36 @@ def test_links_resolve(page):
 @pytest.mark.parametrize("page", ["parameters.md", "ja/parameters.md"])
 def test_every_argument_has_a_section(page):
     text = (DOCS / page).read_text(encoding="utf-8")
-    for argument in explain.ARGUMENTS:
+    for argument in explain.arguments("lstm"):  # SimpleRNN's and LSTM's
         assert f"`{argument.name}`" in text, argument.name
-    for topic in explain.TOPICS:
+    for topic in explain.all_topics():
         assert f"\n## `{topic}`\n" in text, topic
+
+
+@pytest.mark.parametrize("page", ["parameters.md", "ja/parameters.md"])
+def test_every_shared_section_ends_with_its_lstm_note(page):
+    """Each SimpleRNN section has its LSTM note, before its demonstration;
+    the LSTM's own sections come after every shared one."""
+    lang = "ja" if page.startswith("ja/") else "en"
+    text = (DOCS / page).read_text(encoding="utf-8")
+    heading = f"**{explain.label('lstm_note', lang)}**"
+    sections = re.split(r"^## ", text, flags=re.M)
+    by_name = {
+        m.group(1): section
+        for section in sections
+        if (m := re.match(r"`(\w+)`\n", section))
+    }
+    for name, note in explain.LSTM_NOTES.items():
+        section = by_name[name]
+        assert heading in section, name
+        assert explain.pick(note.text, lang) in section, name
+        assert section.index(heading) < section.index("```text"), name
+    for name in explain.LSTM_TOPICS:
+        assert heading not in by_name[name], name
+        assert f"explain --cell lstm {name}" in by_name[name], name
+    last_shared = max(text.index(f"\n## `{n}`\n") for n in explain.TOPICS)
+    first_lstm = min(text.index(f"\n## `{n}`\n") for n in explain.LSTM_TOPICS)
+    assert last_shared < first_lstm
 
 
 def test_readme_section_shows_real_explain_output(rendered):

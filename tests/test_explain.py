@@ -6,9 +6,10 @@ import inspect
 import re
 
 import keras
+import numpy as np
 import pytest
 
-from keras_scratch_rnn import ScratchRNN
+from keras_scratch_rnn import ScratchLSTM, ScratchRNN
 from keras_scratch_rnn.learn import demos, explain
 from keras_scratch_rnn.terminal import display_width, table, wrap
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY
@@ -105,8 +106,12 @@ def test_names_are_listed_once():
 def _all_refs():
     return [
         (topic.name, ref)
-        for topic in explain.TOPICS.values()
+        for topic in explain.all_topics().values()
         for ref in topic.forward_refs + topic.backward_refs
+    ] + [
+        (f"{name} (LSTM note)", ref)
+        for name, note in explain.LSTM_NOTES.items()
+        for ref in note.refs
     ]
 
 
@@ -130,8 +135,10 @@ def test_a_stale_code_pointer_is_noticed():
 
 
 def test_every_topic_points_at_the_forward_or_says_why_not():
-    for topic in explain.TOPICS.values():
+    for topic in explain.all_topics().values():
         assert topic.forward_refs, topic.name
+    for name, note in explain.LSTM_NOTES.items():
+        assert note.refs, name
 
 
 # ---------------------------------------------------------------------------
@@ -361,3 +368,285 @@ def test_wrap_moves_a_run_of_closing_punctuation_together(width):
     lines = wrap(text, width)
     assert not any(line[0] in "、。）" for line in lines), lines
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+# ---------------------------------------------------------------------------
+# The LSTM (`cell="lstm"`): its own arguments, a note on every shared topic,
+# the gate order; the same checks as for SimpleRNN.
+
+LSTM_ONLY = {"recurrent_activation", "unit_forget_bias", "use_cudnn"}
+
+
+def _lstm_only_live():
+    """What LSTM has and SimpleRNN lacks: in their configs (but `seed`,
+    which SimpleRNN takes and Keras 3.15 leaves out of its config) and in
+    their constructors' signatures (`use_cudnn`: LSTM's config forgets it).
+    """
+    lstm = set(keras.layers.LSTM(4).get_config())
+    simple = set(keras.layers.SimpleRNN(4).get_config())
+    assert simple <= lstm
+    in_config = lstm - simple - set(explain.argument_names())
+    signature = {
+        cls: set(inspect.signature(cls.__init__).parameters)
+        for cls in (keras.layers.LSTM, keras.layers.SimpleRNN)
+    }
+    in_signature = (
+        signature[keras.layers.LSTM] - signature[keras.layers.SimpleRNN]
+    )
+    return in_config | in_signature
+
+
+def test_lstm_topics_cover_what_simple_rnn_lacks():
+    """A new LSTM argument in Keras (or a dropped one) makes this fail."""
+    assert _lstm_only_live() == LSTM_ONLY
+    assert {a.name for a in explain.LSTM_ARGUMENTS} == LSTM_ONLY
+    live = set(keras.layers.LSTM(4).get_config()) - BASE_KEYS
+    expected = live | {"use_cudnn"} | CALL_ARGUMENTS
+    assert set(explain.argument_names("lstm")) == expected
+    names = explain.argument_names("lstm")
+    assert len(names) == len(set(names))
+
+
+def test_lstm_arguments_follow_scratch_lstm_signature_and_config():
+    layer = inspect.signature(ScratchLSTM.__init__).parameters
+    call = inspect.signature(ScratchLSTM.call).parameters
+    order = [n for n in layer if n not in {"self", "kwargs"}]
+    order += [n for n in call if n not in {"self", "sequences"}]
+    assert explain.argument_names("lstm") == order
+    config = set(ScratchLSTM(1).get_config()) - BASE_KEYS
+    assert config | CALL_ARGUMENTS == set(explain.argument_names("lstm"))
+
+
+def test_lstm_defaults_are_the_live_defaults():
+    layer = inspect.signature(ScratchLSTM.__init__).parameters
+    builtin = inspect.signature(keras.layers.LSTM.__init__).parameters
+    call = inspect.signature(ScratchLSTM.call).parameters
+    for argument in explain.arguments("lstm"):
+        source = call if argument.call else layer
+        default = source[argument.name].default
+        if default is inspect.Parameter.empty:
+            assert argument.default is None, argument.name
+            continue
+        assert argument.default == repr(default), argument.name
+        if not argument.call and argument.name in builtin:
+            assert repr(builtin[argument.name].default) == argument.default
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_every_lstm_text_exists_in_both_languages(lang):
+    index = explain.LANGUAGES.index(lang)
+    texts = [a.meaning for a in explain.arguments("lstm")]
+    texts += [n.text for n in explain.LSTM_NOTES.values()]
+    for topic in explain.LSTM_TOPICS.values():
+        texts += [
+            getattr(topic, f)
+            for f in ("summary", "forward", "backward", "mistake")
+        ]
+    for pair in texts:
+        text = pair[index]
+        assert text.strip(), pair
+        assert bool(JAPANESE.search(text)) == (lang == "ja"), text
+
+
+def test_every_lstm_topic_is_used_has_a_demo_and_every_shared_a_note():
+    used = {a.topic for a in explain.arguments("lstm")}
+    assert used | {"gate_order"} == set(explain.topic_names("lstm"))
+    assert set(explain.LSTM_TOPICS) == set(demos.LSTM_DEMOS)
+    assert set(explain.LSTM_TOPICS) & set(explain.TOPICS) == set()
+    assert set(explain.LSTM_NOTES) == set(explain.TOPICS)
+    assert set(explain.LSTM_MEANINGS) <= set(explain.argument_names())
+    assert all(t.cell == "lstm" for t in explain.LSTM_TOPICS.values())
+    assert all(t.cell == "rnn" for t in explain.TOPICS.values())
+
+
+def test_resolve_knows_the_lstm_names_only_for_the_lstm():
+    for typed in ("unit-forget-bias", "Recurrent_Activation", "gate_order"):
+        assert explain.resolve(typed) is None  # the default: SimpleRNN
+        topic = explain.resolve(typed, cell="lstm")
+        assert topic is explain.LSTM_TOPICS[explain.normalize(typed)]
+    assert explain.resolve("dropout", "lstm") is explain.TOPICS["dropout"]
+    assert explain.resolve("kernel_initializer", "lstm").name == "initializers"
+    assert explain.resolve("nonsense", "lstm") is None
+    names = explain.names("lstm")
+    assert len(names) == len(set(names))
+    assert set(names) == set(explain.topic_names("lstm")) | set(
+        explain.argument_names("lstm")
+    )
+    with pytest.raises(ValueError, match="cell"):
+        explain.resolve("units", cell="gru")
+
+
+def test_the_default_cell_is_todays_behaviour():
+    """Without `cell`, everything is SimpleRNN's, as before the LSTM."""
+    assert explain.arguments() == list(explain.ARGUMENTS)
+    assert explain.topics() == explain.TOPICS
+    topic = explain.TOPICS["dropout"]
+    head, tail = explain.topic_frame(topic)
+    assert (head, tail) == explain.topic_frame(topic, cell="rnn")
+    assert "For an LSTM" not in "\n".join(head + tail)
+    assert explain.overview_lines() == explain.overview_lines(cell="rnn")
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_lstm_overview_lists_every_argument_aligned(lang):
+    lines = explain.overview_lines(lang, width=80, cell="lstm")
+    text = "\n".join(lines)
+    for name in explain.argument_names("lstm"):
+        assert re.search(rf"^{name}\s", text, re.M), name
+    assert all(display_width(line) <= 80 for line in lines)
+    names = explain.argument_names("lstm")
+    rows = [ln for ln in lines if ln.split(" ")[0] in names]
+    starts = {_column_start(row, 2) for row in rows[:25]}
+    assert len(starts) == 1, starts
+    assert explain.LSTM_EQUATIONS[2] in text
+    assert "explain --cell lstm gate_order" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_shared_topic_for_the_lstm_adds_its_note(lang, reports):
+    topic = explain.TOPICS["dropout"]
+    lines, _ = explain.topic_lines(
+        topic, lang, width=80, report=reports["dropout"], cell="lstm"
+    )
+    text = "\n".join(lines)
+    heading = explain.label("lstm_note", lang)
+    assert heading in text
+    assert text.index(heading) < text.index(explain.label("demo", lang))
+    note = explain.LSTM_NOTES["dropout"]
+    assert note.refs[0].code in text
+    assert explain.label("forward", lang) in text  # the RNN text stays
+
+
+@pytest.mark.parametrize("name", sorted(explain.LSTM_TOPICS))
+def test_lstm_topic_renders_with_lstm_headings(name, reports):
+    topic = explain.LSTM_TOPICS[name]
+    for cell in explain.CELLS:  # an LSTM topic reads the same for either
+        lines, _ = explain.topic_lines(
+            topic, width=80, report=reports[name], cell=cell
+        )
+        text = "\n".join(lines)
+        assert explain.label("forward_lstm", "en") in text
+        assert explain.label(explain.demo_label(topic), "en") in text
+        assert "For an LSTM" not in text
+    for lang in explain.LANGUAGES:
+        head, tail = explain.topic_frame(topic, lang, width=80)
+        prose = [ln for ln in head + tail if not ln.startswith("  ") or (
+            not ln.startswith("      ") and "·" not in ln
+        )]  # fmt: skip
+        assert all(display_width(line) <= 80 for line in prose), lang
+
+
+def _lstm_close(a, b):
+    return abs(a - b) <= FLOAT32_PARITY * max(1.0, abs(b))
+
+
+LSTM_CLAIMS = {
+    "recurrent_activation": lambda f: (
+        0 < f["gates_sigmoid"][0] < 1
+        and f["gates_sigmoid"][1] == 0.5
+        and _lstm_close(f["gates_tanh"][0], float(np.tanh(-2.0)))
+        and f["gates_tanh"][1] == 0.0
+        and f["sigmoid_keeps_sign_of_g"]
+        and f["sigmoid_halves_at_zero"]
+        and f["tanh_flips_sign_of_g"]
+        and f["tanh_wipes_at_zero"]
+        and _lstm_close(f["c_tanh"][0], float(np.tanh(-2.0) ** 2))
+        and f["layer_c_is_cell_c_sigmoid"]
+        and f["layer_c_is_cell_c_tanh"]
+    ),
+    "unit_forget_bias": lambda f: (
+        f["bias_True"] == [0.0, 1.0, 0.0, 0.0]
+        and f["bias_False"] == [0.0] * 4
+        and _lstm_close(f["f_True"], 1 / (1 + np.exp(-1.0)))
+        and f["f_False"] == 0.5
+        and _lstm_close(f["c_True"], f["f_True"] ** 10)
+        and f["c_False"] == 0.5**10
+        and _lstm_close(f["dc_True"], f["c_True"])
+        and f["dc_False"] == f["c_False"]
+        and 2.2 < f["half_life_steps"] < 2.3
+        and f["book_bias_zero"]
+    ),
+    "use_cudnn": lambda f: (
+        f["scratch_same_for_every_value"]
+        and f["keras_true_raises"] == (not f["gpu"])
+        and f["keras_auto_runs"]
+        and f["keras_recurrent_dropout_raises"]
+        and f["scratch_config_keeps_use_cudnn"]
+    ),
+    "gate_order": lambda f: (
+        f["labelled_kernel"] == [2.0, 0.0, 1.0, 3.0]
+        and f["round_trip"]
+        and f["unconverted_gap"] > 0.01
+    ),
+}
+
+
+def test_every_lstm_demo_has_claims():
+    assert set(LSTM_CLAIMS) == set(demos.LSTM_DEMOS)
+
+
+@pytest.mark.parametrize("topic", list(demos.LSTM_DEMOS))
+def test_lstm_demo_claims_hold(topic, reports):
+    """ScratchLSTM agrees with LSTM (and, for the gate order, with the
+    book's TimeLSTM), and what the demo says is true."""
+    report = reports[topic]
+    assert report.facts["agree"], report.differences
+    assert LSTM_CLAIMS[topic](report.facts), report.facts
+    compared = report.compared[0]
+    assert "ScratchLSTM" in compared and "SimpleRNN" not in compared
+
+
+def test_keras_lstm_bugs_the_demos_mention_are_still_there(reports):
+    assert reports["use_cudnn"].facts["keras_config_loses_use_cudnn"]
+
+
+def test_the_lstm_notes_claims_hold():
+    """What the LSTM notes of the shared topics say, checked on small
+    layers (the notes have no demonstration of their own)."""
+    x = np.linspace(-1.0, 1.0, 12, dtype="float32").reshape(2, 3, 2)
+    # units: four gates, four times the parameters.
+    for cls in (ScratchLSTM, keras.layers.LSTM):
+        layer = cls(3)
+        layer.build((None, None, 2))
+        assert layer.count_params() == 4 * (2 * 3 + 3 * 3 + 3)
+        # initializers: orthonormal rows of the whole Wh, no gate's block.
+        recurrent = layer.get_weights()[1]
+        assert np.allclose(recurrent @ recurrent.T, np.eye(3), atol=1e-5)
+        for block in np.split(recurrent, 4, axis=1):
+            assert np.linalg.svd(block, compute_uv=False).max() < 1 - 1e-3
+    # regularizers: keras LSTM applies activity_regularizer (SimpleRNN not).
+    for cls in (ScratchLSTM, keras.layers.LSTM):
+        layer = cls(2, activity_regularizer=keras.regularizers.L2(0.1))
+        layer(x)
+        assert float(sum(layer.losses)) > 0, cls
+    # dropout: 1.0 drops nothing in an LSTM, everything in SimpleRNN.
+    for cls in (ScratchLSTM, keras.layers.LSTM):
+        layer = cls(2, dropout=1.0, seed=1)
+        out = np.asarray(layer(x, training=True))
+        assert np.array_equal(out, np.asarray(layer(x))), cls
+    for cls in (ScratchRNN, keras.layers.SimpleRNN):
+        layer = cls(2, dropout=1.0, use_bias=False, seed=1)
+        assert not np.any(np.asarray(layer(x, training=True))), cls
+    # recurrent_dropout: implementation 1, four masks per kind.
+    for cls in (ScratchLSTM, keras.layers.LSTM):
+        cell = cls(2, recurrent_dropout=0.5).cell
+        assert cell.implementation == 1 and cell.dropout_mask_count == 4
+    # seed: LSTM's config keeps it.
+    lstm = keras.layers.LSTM(2, seed=5)
+    assert keras.layers.LSTM.from_config(lstm.get_config()).cell.seed == 5
+    # return_state: three items, h the last output; stateful: [h, c].
+    out, h, _ = ScratchLSTM(2, return_state=True)(x)
+    assert np.array_equal(np.asarray(out), np.asarray(h))
+    stateful = ScratchLSTM(2, stateful=True)
+    stateful(x)
+    assert len(stateful.states) == 2
+    # initial_state: a list of two; one tensor raises.
+    with pytest.raises(ValueError, match="initial_state"):
+        ScratchLSTM(2)(x, initial_state=np.zeros((2, 2), "float32"))
+    # mask: a masked step keeps c too (the final c of a sequence whose
+    # last step is masked is that of the step before).
+    mask = np.array([[True, True, False]] * 2)
+    layer = ScratchLSTM(2, return_state=True)
+    _, _, c_masked = layer(x, mask=mask)
+    _, _, c_short = layer(x[:, :2])
+    assert np.allclose(np.asarray(c_masked), np.asarray(c_short), atol=1e-6)

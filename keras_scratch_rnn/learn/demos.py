@@ -1,12 +1,14 @@
 # ruff: noqa: RUF001 (Japanese text uses full-width punctuation)
-"""Live demonstrations of every SimpleRNN parameter, ScratchRNN beside it.
+"""Live demonstrations of every SimpleRNN parameter, ScratchRNN beside it,
+and of every LSTM parameter SimpleRNN lacks, ScratchLSTM beside LSTM.
 
 Each `demo_<topic>(report)` builds ScratchRNN and keras.layers.SimpleRNN
-with the same small weights, runs both right then, and writes to `report`
-what it saw: bilingual sentences, aligned tables, the scaled differences
-between the two layers (`Report.same`) and named facts (`Report.fact`)
-that the tests assert. The weights are chosen so that the numbers can be
-followed by hand; most demos use the "accumulator"
+(for the LSTM's topics, `LSTM_DEMOS`: ScratchLSTM and keras.layers.LSTM,
+or their cells) with the same small weights, runs both right then, and
+writes to `report` what it saw: bilingual sentences, aligned tables, the
+scaled differences between the two layers (`Report.same`) and named facts
+(`Report.fact`) that the tests assert. The weights are chosen so that the
+numbers can be followed by hand; most demos use the "accumulator"
 
     units=1, activation=None, kernel=[[1]], recurrent_kernel=[[0.5]], b=0
     h_t = x_t + 0.5 h_{t-1}
@@ -20,7 +22,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
+from keras_scratch_rnn.layers.scratch_lstm_cell import ScratchLSTMCell
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
+from keras_scratch_rnn.reference.lstm import (
+    Rnnlm,
+    TimeLSTM,
+    book_to_keras_lstm,
+    keras_to_book_lstm,
+)
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
 
 # The accumulator: h_t = x_t + 0.5 h_{t-1} (kernel, recurrent_kernel, bias).
@@ -29,19 +39,26 @@ ACCUMULATOR_CONFIG = {"activation": None}
 # x = 1, 2, 3, 4 for one sample: h = 1, 2.5, 4.25, 6.125.
 COUNTING = np.arange(1.0, 5.0, dtype="float32").reshape(1, 4, 1)
 CLASSES = (ScratchRNN, keras.layers.SimpleRNN)
+LSTM_CLASSES = (ScratchLSTM, keras.layers.LSTM)
+LSTM_CELLS = (ScratchLSTMCell, keras.layers.LSTMCell)
+# What `Report.finish` says it compared: `(en, ja)`.
+RNN_COMPARED = ("ScratchRNN vs SimpleRNN", "ScratchRNN と SimpleRNN")
+LSTM_COMPARED = ("ScratchLSTM vs LSTM", "ScratchLSTM と LSTM")
 
 
 class Report:
     """What a demonstration shows (in two languages) and the facts it proves.
 
     Blocks are `("text", (en, ja))` or `("table", header, rows, align)`;
-    a cell is a string or an `(en, ja)` pair.
+    a cell is a string or an `(en, ja)` pair. `compared` names the layers
+    that `same` compares, `(en, ja)`, for the closing sentence.
     """
 
-    def __init__(self):
+    def __init__(self, compared=RNN_COMPARED):
         self.blocks = []
         self.facts = {}
         self.differences = []
+        self.compared = compared
 
     def say(self, en, ja):
         self.blocks.append(("text", (en, ja)))
@@ -56,7 +73,8 @@ class Report:
         return value
 
     def same(self, scratch, simple):
-        """Records the scaled difference of ScratchRNN's and SimpleRNN's."""
+        """Records the scaled difference of ScratchRNN's and SimpleRNN's
+        (or of the two layers `compared` names)."""
         error = scaled_error(scratch, simple)
         self.differences.append(error)
         return error
@@ -69,9 +87,9 @@ class Report:
         )
         verdict = ("agree", "一致") if agree else ("DIFFER", "不一致")
         self.say(
-            f"ScratchRNN vs SimpleRNN: {n} compared arrays "
+            f"{self.compared[0]}: {n} compared arrays "
             f"{verdict[0]} within {FLOAT32_PARITY:.0e} (scaled).",
-            f"ScratchRNN と SimpleRNN: 比較した {n} 個の配列は "
+            f"{self.compared[1]}: 比較した {n} 個の配列は "
             f"{FLOAT32_PARITY:.0e} 以内で{verdict[1]}（スケール済み誤差）。",
         )
 
@@ -101,10 +119,11 @@ def _numpy(out):
     return np.asarray(out)
 
 
-def pair(units, weights, input_shape, **config):
-    """ScratchRNN and SimpleRNN built with `config` and the same weights."""
+def pair(units, weights, input_shape, classes=CLASSES, **config):
+    """ScratchRNN and SimpleRNN (or `classes`: `LSTM_CLASSES`,
+    `LSTM_CELLS`) built with `config` and the same weights."""
     layers = []
-    for cls in CLASSES:
+    for cls in classes:
         layer = cls(units, **config)
         layer.build(input_shape)
         layer.set_weights([np.asarray(w, "float32") for w in weights])
@@ -1192,6 +1211,421 @@ def demo_training(r):
     )
 
 
+# ---------------------------------------------------------------------------
+# The LSTM: one demonstration per argument that SimpleRNN lacks, and one for
+# the gate order; ScratchLSTM (or ScratchLSTMCell) beside keras's LSTM (or
+# LSTMCell).
+
+
+def gate_blocks(values, digits=0):
+    """`0 | 1 | 0 | 0`: a (4H,) vector cut into the gates i, f, g, o."""
+    blocks = np.split(np.ravel(values), 4)
+    return " | ".join(vec(b, digits)[1:-1] for b in blocks)
+
+
+def _lstm_weights(D, H, seed=0, scale=0.5):
+    """Small random LSTM weights `(D, 4H), (H, 4H), (4H,)` in float32."""
+    rng = np.random.default_rng(seed)
+    shapes = ((D, 4 * H), (H, 4 * H), (4 * H,))
+    return [(scale * rng.standard_normal(s)).astype("float32") for s in shapes]
+
+
+def demo_recurrent_activation(r):
+    xs = (-2.0, -2.0, 0.0, 0.0)
+    x = np.array(xs, "float32").reshape(1, len(xs), 1)
+    weights = ([[1.0, 1.0, 1.0, 1.0]], [[0.0] * 4], [0.0] * 4)  # A = x_t
+    rows = []
+    for name in ("sigmoid", "tanh"):
+        cells = pair(
+            1, weights, (None, 1), LSTM_CELLS, recurrent_activation=name
+        )
+        runs = []
+        for cell in cells:
+            h = c = np.zeros((1, 1), "float32")
+            cs = []
+            for t in range(len(xs)):
+                _, (h, c) = cell(x[:, t], [h, c])
+                cs.append(float(np.asarray(c)[0, 0]))
+            gate = np.asarray(
+                cell.recurrent_activation(tf.constant([-2.0, 0.0]))
+            )
+            runs.append(cs)
+            rows.append(
+                [name, type(cell).__name__, num(gate[0]), num(gate[1]),
+                 *(num(v) for v in cs)]
+            )  # fmt: skip
+        r.same(runs[0], runs[1])
+        r.fact(f"gates_{name}", [float(v) for v in gate])
+        r.fact(f"c_{name}", runs[0])
+        layers = pair(
+            1,
+            weights,
+            (None, None, 1),
+            LSTM_CLASSES,
+            recurrent_activation=name,
+            return_sequences=True,
+            return_state=True,
+        )
+        outs = run_both(layers, x)
+        for a, b in zip(*outs):
+            r.same(a, b)
+        r.fact(
+            f"layer_c_is_cell_c_{name}",
+            abs(float(outs[0][2].ravel()[0]) - runs[0][-1]) <= FLOAT32_PARITY,
+        )
+    r.say(
+        "units = 1, kernel = 1 for every gate, recurrent_kernel = 0, b = 0: "
+        "A = x_t for all four gates, so i = f = o = s(x_t) with s = "
+        "recurrent_activation, and g = tanh(x_t). x = -2, -2, 0, 0, run "
+        "step by step with the cells to see the state c_t.",
+        "units = 1、全ゲートの kernel = 1、recurrent_kernel = 0、b = 0 なので"
+        " 4 つのゲートすべてで A = x_t となり、s = recurrent_activation として "
+        "i = f = o = s(x_t)、g = tanh(x_t) です。x = -2, -2, 0, 0 をセルで 1 "
+        "時刻ずつ計算し、状態 c_t を見ます。",
+    )
+    r.table(
+        [("gates", "ゲート"), ("cell", "セル"), "s(-2)", "s(0)",
+         *step_header("", len(xs), "c")[1:]],
+        rows,
+        align=["<", "<", ">", ">"] + [">"] * len(xs),
+    )  # fmt: skip
+    c_sig, c_tanh = r.facts["c_sigmoid"], r.facts["c_tanh"]
+    r.fact("sigmoid_keeps_sign_of_g", all(v < 0 for v in c_sig))
+    r.fact("sigmoid_halves_at_zero", c_sig[3] == 0.5 * c_sig[2])
+    r.fact("tanh_flips_sign_of_g", c_tanh[0] > 0)
+    r.fact("tanh_wipes_at_zero", c_tanh[2] == c_tanh[3] == 0.0)
+    r.say(
+        "sigmoid gates are shares in (0, 1): c_t keeps the sign of g "
+        f"(-0.964) and at x = 0 each gate is half open, so c halves: "
+        f"{num(c_sig[2])} -> {num(c_sig[3])}. tanh gates go negative: the "
+        f"input gate -0.964 turns g = -0.964 into c_0 = +{num(c_tanh[0])}, "
+        "the forget gate -0.964 carries c_0 into c_1 with its sign flipped "
+        f"(c_1 = {num(c_tanh[1])}), and at x = 0 every gate is 0, shut: c is "
+        "wiped at once. The layers, run on the whole sequence, end with the "
+        "cells' c_3.",
+        "sigmoid のゲートは (0, 1) の割合です。c_t は g（-0.964）と同じ符号の"
+        "ままで、x = 0 では各ゲートが半分開くので c は半分になります: "
+        f"{num(c_sig[2])} -> {num(c_sig[3])}。tanh のゲートは負になります。"
+        f"入力ゲート -0.964 が g = -0.964 を c_0 = +{num(c_tanh[0])} に変え、"
+        "忘却ゲート -0.964 は c_0 の符号を反転して c_1 に渡し"
+        f"（c_1 = {num(c_tanh[1])}）、x = 0 では全ゲートが 0 で閉じるので、c は"
+        "一度に消えます。系列全体で実行したレイヤも、最後はセルと同じ c_3 に"
+        "なります。",
+    )
+
+
+def demo_unit_forget_bias(r):
+    T = 10
+    x = np.zeros((1, T, 1), "float32")
+    rows = []
+    for flag in (True, False):
+        per = []
+        for cls in LSTM_CLASSES:
+            layer = cls(
+                1,
+                unit_forget_bias=flag,
+                kernel_initializer="zeros",
+                recurrent_initializer="zeros",
+                return_state=True,
+            )
+            layer.build((None, None, 1))
+            bias = layer.get_weights()[2]
+            f = float(np.asarray(layer.cell.recurrent_activation(bias[1:2]))[0])
+            h0 = tf.zeros((1, 1))
+            c0 = tf.ones((1, 1))
+            with tf.GradientTape() as tape:
+                tape.watch(c0)
+                _, _, c = layer(x, initial_state=[h0, c0])
+            grad = float(np.asarray(tape.gradient(c, c0)).ravel()[0])
+            c = float(np.asarray(c).ravel()[0])
+            per.append((bias, c, grad))
+            rows.append(
+                [str(flag), cls.__name__, gate_blocks(bias), num(f),
+                 num(c, 4), num(grad, 4)]
+            )  # fmt: skip
+        for a, b in zip(*per):
+            r.same(a, b)
+        r.fact(f"bias_{flag}", per[0][0].tolist())
+        r.fact(f"f_{flag}", f)
+        r.fact(f"c_{flag}", per[0][1])
+        r.fact(f"dc_{flag}", per[0][2])
+    book = Rnnlm(8, 4, 3, rng=0).lstm_layer.params[2]
+    r.fact("book_bias_zero", not np.any(book))
+    r.say(
+        "units = 1, kernel = recurrent_kernel = 0, so A = b; x = 0 for 10 "
+        "steps from h_{-1} = 0, c_{-1} = 1. Then i g = s(b_i) tanh(0) = 0 "
+        "and c_t = f c_{t-1}: c_9 = f^10, and d c_9 / d c_{-1} = f^10 too "
+        "(the backward's dc_prev = ds * f, ten times).",
+        "units = 1、kernel = recurrent_kernel = 0 なので A = b。h_{-1} = 0、"
+        "c_{-1} = 1 から x = 0 を 10 時刻入力します。i g = s(b_i) tanh(0) = 0 "
+        "なので c_t = f c_{t-1} となり、c_9 = f^10、d c_9 / d c_{-1} も f^10 "
+        "です（逆伝播の dc_prev = ds * f を 10 回）。",
+    )
+    r.table(
+        ["unit_forget_bias", ("layer", "レイヤ"),
+         ("b: i | f | g | o", "b: i | f | g | o"), "f", "c_9",
+         "dc_9/dc_{-1}"],
+        rows,
+        align=["<", "<", "<", ">", ">", ">"],
+    )  # fmt: skip
+    half = np.log(0.5) / np.log(r.facts["f_True"])
+    r.fact("half_life_steps", float(half))
+    r.say(
+        "With unit_forget_bias=True (the default) the forget gate's bias "
+        f"starts at 1: f = sigmoid(1) = {num(r.facts['f_True'])}, so c keeps "
+        f"{100 * r.facts['c_True']:.1f}% after 10 steps and halves only every "
+        f"{half:.1f} steps. With False, f = sigmoid(0) = 0.500: c halves at "
+        f"every step and {100 * r.facts['c_False']:.1f}% is left. The "
+        "gradient reaching c_{-1} shrinks by the same factors. The book's "
+        "Rnnlm starts every bias at 0 (f = 0.5): "
+        f"{yes_no(r.facts['book_bias_zero'])[0]}.",
+        "unit_forget_bias=True（既定）では忘却ゲートのバイアスが 1 から始まり、"
+        f"f = sigmoid(1) = {num(r.facts['f_True'])} なので、c は 10 時刻後も "
+        f"{100 * r.facts['c_True']:.1f}% 残り、半分になるのは "
+        f"{half:.1f} 時刻ごとです。False では f = sigmoid(0) = 0.500 で、c は"
+        f"毎時刻半分になり、残るのは {100 * r.facts['c_False']:.1f}% です。"
+        "c_{-1} に届く勾配も同じ割合で小さくなります。本の Rnnlm はすべての"
+        f"バイアスを 0 から始めるか（f = 0.5）: "
+        f"{yes_no(r.facts['book_bias_zero'])[1]}。",
+    )
+
+
+def _error_name(call):
+    """The exception `call()` raises (its class name), or None."""
+    try:
+        call()
+    except Exception as error:  # any error is shown
+        return type(error).__name__
+    return None
+
+
+def demo_use_cudnn(r):
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    r.fact("gpu", gpu)
+    D, H = 2, 2
+    x = np.linspace(-1.0, 1.0, 6, dtype="float32").reshape(1, 3, D)
+    weights = _lstm_weights(D, H)
+    plain = pair(H, weights, (None, None, D), LSTM_CLASSES, use_cudnn=False)
+    reference = np.asarray(plain[1](x))  # keras LSTM, its own loop
+    rows, scratch_outs, raised = [], [], {}
+    for value in ("auto", True, False):
+        scratch, builtin = pair(
+            H, weights, (None, None, D), LSTM_CLASSES, use_cudnn=value
+        )
+        out = np.asarray(scratch(x))
+        scratch_outs.append(out)
+        r.same(out, reference)
+        result = []
+        error = _error_name(
+            lambda layer=builtin, kept=result: kept.append(layer(x))
+        )
+        raised[value] = error
+        if error is None:
+            r.same(out, np.asarray(result[0]))
+        rows.append(
+            [repr(value), vec(out), error or vec(np.asarray(result[0]))]
+        )
+    scratch, builtin = pair(
+        H, weights, (None, None, D), LSTM_CLASSES, use_cudnn=True,
+        recurrent_dropout=0.5,
+    )  # fmt: skip
+    dropout_out = np.asarray(scratch(x))
+    r.same(dropout_out, reference)  # inference: no dropout
+    dropout_error = _error_name(lambda: builtin(x))
+    rows.append(
+        ["True, recurrent_dropout=0.5", vec(dropout_out), dropout_error or "-"]
+    )
+    r.fact(
+        "scratch_same_for_every_value",
+        all(np.array_equal(o, scratch_outs[0]) for o in scratch_outs),
+    )
+    r.fact("keras_true_raises", raised[True] == "ValueError")
+    r.fact("keras_auto_runs", raised["auto"] is None)
+    r.fact("keras_recurrent_dropout_raises", dropout_error == "ValueError")
+    if gpu:
+        machine = (
+            "This machine has a GPU: keras LSTM may run cuDNN with 'auto' "
+            "and True.",
+            "このマシンには GPU があります。keras の LSTM は 'auto' と True "
+            "で cuDNN を使えます。",
+        )
+    else:
+        machine = (
+            "This machine has no GPU (tf.config.list_physical_devices('GPU') "
+            "is empty), so keras LSTM has no cuDNN to run.",
+            "このマシンには GPU がありません"
+            "（tf.config.list_physical_devices('GPU') が空）。keras の LSTM "
+            "が使える cuDNN はありません。",
+        )
+    r.say(
+        f"units = 2, D = 2, the same seeded weights everywhere. {machine[0]}",
+        f"units = 2、D = 2、すべて同じ seed 付きの重み。{machine[1]}",
+    )
+    r.table(["use_cudnn", "ScratchLSTM", "LSTM"], rows)
+    config = ScratchLSTM(H, use_cudnn=True).get_config()
+    builtin = keras.layers.LSTM(H, use_cudnn=True)
+    reloaded = keras.layers.LSTM.from_config(builtin.get_config()).use_cudnn
+    scratch_reloaded = ScratchLSTM.from_config(config).use_cudnn
+    r.fact("scratch_config_keeps_use_cudnn", scratch_reloaded is True)
+    r.fact("keras_config_loses_use_cudnn", reloaded == "auto")
+    r.table(
+        [("layer(use_cudnn=True)", "レイヤ(use_cudnn=True)"),
+         "'use_cudnn' in get_config()",
+         ("use_cudnn after from_config", "from_config 後の use_cudnn")],
+        [["ScratchLSTM", yes_no("use_cudnn" in config),
+          repr(scratch_reloaded)],
+         ["LSTM", yes_no("use_cudnn" in builtin.get_config()),
+          repr(reloaded)]],
+    )  # fmt: skip
+    true_raises = raised[True] == "ValueError"
+    r.say(
+        "ScratchLSTM gives the same numbers, bit for bit, for all three "
+        "values: it never calls cuDNN; its own loops and handwritten "
+        "backward run on any device. keras LSTM with use_cudnn=True raises "
+        f"ValueError on this machine: {yes_no(true_raises)[0]}; with "
+        "recurrent_dropout it raises on any machine (cuDNN has no recurrent "
+        "dropout). keras LSTM's get_config() (Keras 3.15) leaves use_cudnn "
+        "out, so a reloaded LSTM has 'auto'; ScratchLSTM keeps it.",
+        "ScratchLSTM は 3 つの値のどれでも、ビット単位で同じ値を出します。"
+        "cuDNN は一度も呼ばず、自前のループと手書きの逆伝播がどのデバイスでも"
+        "動きます。keras の LSTM は use_cudnn=True でこのマシンでは "
+        f"ValueError になるか: {yes_no(true_raises)[1]}。recurrent_dropout "
+        "があると、どのマシンでも ValueError です（cuDNN には再帰の"
+        "ドロップアウトがありません）。keras の LSTM の get_config()"
+        "（Keras 3.15）には use_cudnn が入らないので、読み込み直した LSTM は "
+        "'auto' になります。ScratchLSTM は保存します。",
+    )
+
+
+def _sum_gradients(layer, x):
+    """sum(outputs) and its gradients w.r.t. x, kernel, recurrent_kernel,
+    bias, through `layer`."""
+    x = tf.constant(x)
+    cell = layer.cell
+    sources = [x, cell.kernel, cell.recurrent_kernel, cell.bias]
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        out = layer(x)
+        loss = tf.reduce_sum(out)
+    return np.asarray(out), [
+        np.asarray(g) for g in tape.gradient(loss, sources)
+    ]
+
+
+def demo_gate_order(r):
+    r.compared = (
+        "the book's TimeLSTM vs ScratchLSTM vs LSTM",
+        "本の TimeLSTM・ScratchLSTM・LSTM",
+    )
+    H = 1
+    labelled = np.repeat(np.arange(4.0), H)[None]  # book: f=0 g=1 i=2 o=3
+    zeros = (np.zeros((H, 4 * H)), np.zeros(4 * H))
+    kernel, _, _ = book_to_keras_lstm(labelled, *zeros)
+    back = keras_to_book_lstm(kernel, *zeros)[0]
+    r.fact("labelled_kernel", kernel.ravel().tolist())
+    r.fact("round_trip", np.array_equal(back, labelled))
+    r.say(
+        "The columns of Wx (D, 4H) are four blocks of H, one per gate. "
+        "Numbering the book's blocks 0, 1, 2, 3 (H = 1) and converting with "
+        "book_to_keras_lstm shows where each one goes:",
+        "Wx (D, 4H) の列は、ゲートごとに H 列ずつの 4 つのブロックです。"
+        "本のブロックに 0, 1, 2, 3 と番号を付け（H = 1）、book_to_keras_lstm "
+        "で変換すると、それぞれの行き先が分かります:",
+    )
+    r.table(
+        [("column block", "列ブロック"), "0", "1", "2", "3"],
+        [[("the book's Wx: gate", "本の Wx: ゲート"), "f", "g", "i", "o"],
+         [("value", "値"), *(num(v, 0) for v in labelled.ravel())],
+         [("Keras's kernel: gate", "Keras の kernel: ゲート"), "i", "f",
+          "c (= g)", "o"],
+         [("value", "値"), *(num(v, 0) for v in kernel.ravel())]],
+        align=["<", ">", ">", ">", ">"],
+    )  # fmt: skip
+    N, T, D, H = 2, 5, 3, 2
+    Wx, Wh, b = _lstm_weights(D, H, seed=1)
+    xs = np.random.default_rng(2).standard_normal((N, T, D)).astype("float32")
+    book = TimeLSTM(Wx, Wh, b)
+    hs = book.forward(xs)
+    dxs = book.backward(np.ones_like(hs))  # d sum(hs)
+    book_grads = book_to_keras_lstm(*book.grads)  # to Keras's order
+    converted = book_to_keras_lstm(Wx, Wh, b)
+    layers = pair(
+        H, converted, (None, None, D), LSTM_CLASSES, return_sequences=True
+    )
+    rows = [[("the book's TimeLSTM", "本の TimeLSTM"), vec(hs[0, -1]), "-",
+             "-"]]  # fmt: skip
+    results = []
+    for layer, label in zip(
+        layers,
+        (("ScratchLSTM, converted", "ScratchLSTM、変換あり"),
+         ("LSTM, converted", "LSTM、変換あり")),
+    ):  # fmt: skip
+        out, (dx, *grads) = _sum_gradients(layer, xs)
+        results.append((out, dx, grads))
+        r.same(out, hs)
+        r.same(dx, dxs)
+        for mine, books in zip(grads, book_grads):
+            r.same(mine, books)
+        worst = max(
+            float(np.max(np.abs(g - bg))) for g, bg in zip(grads, book_grads)
+        )
+        rows.append(
+            [label, vec(out[0, -1]), num(np.max(np.abs(out - hs))), num(worst)]
+        )
+    for a, b_ in zip(results[0][2], results[1][2]):
+        r.same(a, b_)
+    raw = ScratchLSTM(H, return_sequences=True)
+    raw.build((None, None, D))
+    raw.set_weights([Wx, Wh, b])  # the book's order, as it is
+    unconverted = np.asarray(raw(xs))
+    gap = float(np.max(np.abs(unconverted - hs)))
+    r.fact("unconverted_gap", gap)
+    rows.append(
+        [("ScratchLSTM, unconverted", "ScratchLSTM、変換なし"),
+         vec(unconverted[0, -1]), num(gap), "-"]
+    )  # fmt: skip
+    r.say(
+        f"Random weights in the book's order (D = {D}, H = {H}), the book's "
+        f"TimeLSTM on x (N = {N}, T = {T}), then the same weights converted "
+        "with book_to_keras_lstm in ScratchLSTM and LSTM. The gradients are "
+        "those of sum(h): the book's TimeLSTM.backward, converted the same "
+        "way, against ScratchLSTM's handwritten backward and LSTM's "
+        "autodiff.",
+        f"本の順序のランダムな重み（D = {D}、H = {H}）で本の TimeLSTM を x"
+        f"（N = {N}、T = {T}）に適用し、同じ重みを book_to_keras_lstm で変換"
+        "して ScratchLSTM と LSTM に入れます。勾配は sum(h) のもので、本の "
+        "TimeLSTM.backward の勾配を同じく変換したものを、ScratchLSTM の手書き"
+        "の逆伝播、LSTM の自動微分と比べます。",
+    )
+    r.table(
+        [("weights in", "重みの入れ先"),
+         ("h_{T-1}, sample 0", "サンプル 0 の h_{T-1}"),
+         ("max|h - book|", "max|h - 本|"), ("max|dW - book|", "max|dW - 本|")],
+        rows,
+        align=["<", "<", ">", ">"],
+    )  # fmt: skip
+    r.say(
+        "Converted, the three agree in the forward and in the gradients (the "
+        "book's dA = hstack(df, dg, di, do) is ScratchLSTM's dA, columns "
+        "moved). Copied as they are, the weights fit (same shapes) and "
+        f"nothing complains, but the outputs are off by up to {num(gap)}: "
+        "Keras's input gate got the book's forget gate's weights, and so on.",
+        "変換すれば 3 つは順伝播でも勾配でも一致します（本の "
+        "dA = hstack(df, dg, di, do) は列を並べ替えた ScratchLSTM の dA "
+        "です）。変換せずにそのまま入れると、形は合うので何のエラーも出ません"
+        f"が、出力は最大 {num(gap)} ずれます。Keras の入力ゲートに本の忘却"
+        "ゲートの重みが入る、といった具合です。",
+    )
+
+
+LSTM_DEMOS = {
+    "recurrent_activation": demo_recurrent_activation,
+    "unit_forget_bias": demo_unit_forget_bias,
+    "use_cudnn": demo_use_cudnn,
+    "gate_order": demo_gate_order,
+}
+
+
 DEMOS = {
     "units": demo_units,
     "activation": demo_activation,
@@ -1215,8 +1649,13 @@ DEMOS = {
 
 
 def run(topic):
-    """Runs the demonstration of `topic`; returns its finished `Report`."""
-    report = Report()
-    DEMOS[topic](report)
+    """Runs the demonstration of `topic` (a SimpleRNN topic, `DEMOS`, or an
+    LSTM one, `LSTM_DEMOS`); returns its finished `Report`."""
+    if topic in LSTM_DEMOS:
+        report = Report(LSTM_COMPARED)
+        LSTM_DEMOS[topic](report)
+    else:
+        report = Report()
+        DEMOS[topic](report)
     report.finish()
     return report

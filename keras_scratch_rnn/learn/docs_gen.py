@@ -5,7 +5,8 @@
 
 - `docs/parameters.md` and `docs/ja/parameters.md`: every argument, where
   it enters the equation and the handwritten backward, the live
-  demonstration's output, and the common mistake;
+  demonstration's output, and the common mistake; each shared argument's
+  LSTM note, then the LSTM's own arguments and the book's gate order;
 - `docs/README_SECTION.md`: the README's section on them, with the real
   output of one `explain` command;
 - `docs/images/unrolled.png` and `docs/images/gradflow.png` (matplotlib).
@@ -59,7 +60,11 @@ _TEXT = {
         "(this is its real output: a test regenerates this page and fails "
         "if anything differs), and names the mistake people most often "
         "make with it. Run any of them yourself: "
-        "`python -m keras_scratch_rnn explain PARAM`.",
+        "`python -m keras_scratch_rnn explain PARAM`. The same holds for "
+        "`keras.layers.LSTM` and its drop-in `ScratchLSTM`: each section "
+        "says what changes for an LSTM, and [the LSTM's own "
+        "arguments](#lstm-only) follow, with ScratchLSTM and LSTM side by "
+        "side (`python -m keras_scratch_rnn explain --cell lstm PARAM`).",
         "『ゼロから作るDeep Learning 2』の RNN は、各時刻 t で同じ重みを使って"
         "同じ式を計算します。`keras.layers.SimpleRNN`（と、逆伝播を手書きした"
         "互換レイヤ `ScratchRNN`）の引数は、それぞれこの式のどこかを変えます。"
@@ -68,7 +73,12 @@ _TEXT = {
         "確認しています）、ScratchRNN と SimpleRNN を並べて実行する小さな実演"
         "を載せ（実際の出力です。テストがこのページを再生成し、少しでも違えば"
         "失敗します）、よくある間違いを挙げます。どれも自分で実行できます: "
-        "`python -m keras_scratch_rnn explain PARAM --lang ja`。",
+        "`python -m keras_scratch_rnn explain PARAM --lang ja`。"
+        "`keras.layers.LSTM` とその互換レイヤ `ScratchLSTM` についても同様"
+        "です。各節の最後に LSTM で何が変わるかを書き、[LSTM だけの引数]"
+        "(#lstm-only) は ScratchLSTM と LSTM を並べて実行します"
+        "（`python -m keras_scratch_rnn explain --cell lstm PARAM --lang "
+        "ja`）。",
     ),
     "figure_alt": (
         "The RNN unrolled in time, and where each option acts",
@@ -101,6 +111,42 @@ _TEXT = {
         "`trainable` も入っていますが、ここでは扱いません。`seed` は "
         "SimpleRNN の引数でもあります（Keras 3.15 の config からは抜けて"
         "います）。",
+    ),
+    "lstm_args": (
+        "LSTM only: `keras.layers.LSTM(...)`, `ScratchLSTM(...)`",
+        "LSTM だけの引数: `keras.layers.LSTM(...)`、`ScratchLSTM(...)`",
+    ),
+    "lstm_args_note": (
+        "The other arguments of LSTM are SimpleRNN's, above; each one's "
+        "section ends with what changes for an LSTM. LSTM's `get_config()` "
+        "keeps `seed`, and forgets `use_cudnn`. [The gate order](#gate_order)"
+        ": the book's f, g, i, o against Keras's i, f, c (= g), o.",
+        "LSTM のその他の引数は上の SimpleRNN のものと同じで、各節の最後に "
+        "LSTM で何が変わるかを書いています。LSTM の `get_config()` は "
+        "`seed` を保存し、`use_cudnn` を保存しません。[ゲートの順序]"
+        "(#gate_order): 本の f, g, i, o と Keras の i, f, c (= g), o。",
+    ),
+    "lstm_title": (
+        "LSTM only",
+        "LSTM だけの引数",
+    ),
+    "lstm_intro": (
+        "The book's LSTM (chapter 6) computes, at every step, four gates "
+        "from one affine map and updates two states, h and c. "
+        "`keras.layers.LSTM` and `ScratchLSTM` (handwritten backward, "
+        "`ops/lstm_math.py`) take every SimpleRNN argument and three more; "
+        "the book orders the four gates' weights otherwise. Each section "
+        "runs ScratchLSTM beside LSTM (`python -m keras_scratch_rnn explain "
+        "--cell lstm PARAM`); its backward is derived in section 10 of "
+        "[the derivation](derivation.md).",
+        "本の LSTM（6 章）は各時刻で、1 つのアフィン変換から 4 つのゲートを"
+        "計算し、2 つの状態 h と c を更新します。`keras.layers.LSTM` と "
+        "`ScratchLSTM`（逆伝播は手書き、`ops/lstm_math.py`）は SimpleRNN の"
+        "引数をすべて受け取り、さらに 3 つの引数を持ちます。本は 4 つの"
+        "ゲートの重みを別の順序で並べます。各節では ScratchLSTM と LSTM を"
+        "並べて実行します（`python -m keras_scratch_rnn explain --cell lstm "
+        "PARAM --lang ja`）。逆伝播の導出は[導出のページ](derivation.md)の "
+        "10 節にあります。",
     ),
 }
 
@@ -144,7 +190,7 @@ def run_demos():
     """Every topic's demonstration, run once: `{topic: Report}`."""
     from keras_scratch_rnn.learn import demos  # imports TensorFlow
 
-    return {name: demos.run(name) for name in explain.TOPICS}
+    return {name: demos.run(name) for name in explain.all_topics()}
 
 
 class _NotRun:
@@ -193,8 +239,34 @@ def parameters_md(lang, reports):
             if a.call == call
         ]
         out += explain.md_table(header, rows) + [""]
-    out += [_t("base_keys", lang), ""]
+    out += [f"**{_t('lstm_args', lang)}**", ""]
+    rows = [
+        [
+            f"[`{a.name}`](#{a.topic})",
+            f"`{a.default}`",
+            explain.pick(a.meaning, lang),
+        ]
+        for a in explain.LSTM_ARGUMENTS
+    ]
+    out += explain.md_table(header, rows) + [""]
+    out += [_t("base_keys", lang), "", _t("lstm_args_note", lang), ""]
     for name, topic in explain.TOPICS.items():
+        out += explain.topic_markdown(topic, lang, reports[name])
+    out += [
+        '<a id="lstm-only"></a>',
+        "",
+        f"## {_t('lstm_title', lang)}",
+        "",
+        _t("lstm_intro", lang),
+        "",
+        "```text",
+        *explain.LSTM_EQUATIONS,
+        "```",
+        "",
+        explain.label("lstm_symbols", lang),
+        "",
+    ]
+    for name, topic in explain.LSTM_TOPICS.items():
         out += explain.topic_markdown(topic, lang, reports[name])
     return "\n".join(out).rstrip() + "\n"
 
@@ -217,13 +289,20 @@ def readme_section(reports):
         "people most often make with it. Add `--lang ja` for Japanese "
         "(日本語の説明は `--lang ja`).",
         "",
+        "`explain --cell lstm [PARAM]` does the same for `keras.layers.LSTM` "
+        "and ScratchLSTM: each shared argument with what changes for an "
+        "LSTM, and the arguments SimpleRNN lacks (`recurrent_activation`, "
+        "`unit_forget_bias`, `use_cudnn`) and the book's gate order "
+        "(`gate_order`: f, g, i, o against Keras's i, f, c, o), each run "
+        "with ScratchLSTM beside LSTM.",
+        "",
         "- [docs/parameters.md](docs/parameters.md): all of them, with the "
         "demonstrations' real output; in Japanese: "
         "[docs/ja/parameters.md](docs/ja/parameters.md).",
         "- [docs/derivation.md](docs/derivation.md): the BPTT derivation in "
         "the book's notation, each equation next to the line of "
-        "`ops/rnn_math.py` and `reference/rnn.py` that computes it; in "
-        "Japanese: "
+        "`ops/rnn_math.py` and `reference/rnn.py` that computes it, and the "
+        "LSTM's (`ops/lstm_math.py`, `reference/lstm.py`); in Japanese: "
         "[docs/ja/derivation.md](docs/ja/derivation.md).",
         "- `python -m keras_scratch_rnn compare --units 8 --go-backwards "
         "--mask ...`: the main job for any configuration, with the speed "
@@ -250,7 +329,7 @@ def render(reports=None, demos=True):
             imported): each one's output is `DEMO_PLACEHOLDER`.
     """
     if not reports and not demos:
-        reports = dict.fromkeys(explain.TOPICS, _NotRun())
+        reports = dict.fromkeys(explain.all_topics(), _NotRun())
     reports = reports or run_demos()
     return {
         "parameters.md": parameters_md("en", reports),

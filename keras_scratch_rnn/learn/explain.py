@@ -1,5 +1,6 @@
 # ruff: noqa: RUF001 (Japanese text uses full-width punctuation)
-"""Every SimpleRNN/ScratchRNN argument explained, in English and Japanese.
+"""Every SimpleRNN/ScratchRNN argument explained, in English and Japanese,
+and every LSTM/ScratchLSTM one.
 
 The explanations are data (`ARGUMENTS`, `TOPICS`) rendered two ways from the
 same source: for the terminal (`python -m keras_scratch_rnn explain
@@ -18,10 +19,22 @@ that work alike (the three initializers are one topic) and tells:
 Each `CodeRef` quotes a short line of the named function; the tests check
 that the line is still there, so the explanations cannot silently drift
 from the code.
+
+The LSTM (`cell="lstm"` in `arguments`, `topics`, `names`, `resolve`,
+`overview_lines`, `topic_frame`, `topic_lines`; the default `"rnn"` is
+SimpleRNN, as before): every shared topic has an `LSTM_NOTES` entry on
+what changes for an LSTM (two states, four gates, per-gate dropout...);
+the arguments SimpleRNN lacks (`LSTM_ARGUMENTS`: `recurrent_activation`,
+`unit_forget_bias`, `use_cudnn`) and the book's gate order
+(`gate_order`) are topics of their own (`LSTM_TOPICS`), each with a
+demonstration of ScratchLSTM beside keras.layers.LSTM (`demos.LSTM_DEMOS`)
+and code pointers into `ops/lstm_math.py`, the layer and its cell, and
+the book's `reference/lstm.py`.
 """
 
 import ast
 import dataclasses
+import functools
 import pathlib
 
 from keras_scratch_rnn.terminal import Style, table, wrap
@@ -29,6 +42,15 @@ from keras_scratch_rnn.terminal import Style, table, wrap
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "ja")
 EQUATION = "h_t = act(x_t Wx + h_{t-1} Wh + b)"
+# The cells `explain` knows: SimpleRNN/ScratchRNN and LSTM/ScratchLSTM.
+CELLS = ("rnn", "lstm")
+# The LSTM's step (lstm_math), gates side by side in Keras's order.
+LSTM_EQUATIONS = (
+    "A_t = x_t Wx + h_{t-1} Wh + b = [A_i A_f A_g A_o]",
+    "i, f, o = s(A_i), s(A_f), s(A_o)    g = act(A_g)",
+    "c_t = f * c_{t-1} + i * g    h_t = o * act(c_t)",
+)
+LSTM_EQUATION = "c_t = f * c_{t-1} + i * g, h_t = o * act(c_t)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +72,15 @@ class CodeRef:
         return f"keras_scratch_rnn/{self.file}"
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(path, stamp):
+    """`(source, ast)` of a file, parsed once per version (`stamp`: its
+    modification time and size)."""
+    del stamp  # part of the cache key only
+    source = pathlib.Path(path).read_text(encoding="utf-8")
+    return source, ast.parse(source)
+
+
 def function_source(file, function, root=PACKAGE_DIR):
     """The source of `function` (`name` or `Class.method`) in `file`.
 
@@ -61,8 +92,10 @@ def function_source(file, function, root=PACKAGE_DIR):
     Raises:
         LookupError: If the file has no such function.
     """
-    source = (pathlib.Path(root) / file).read_text(encoding="utf-8")
-    nodes = ast.parse(source).body
+    path = pathlib.Path(root) / file
+    stat = path.stat()
+    source, tree = _parsed(str(path), (stat.st_mtime_ns, stat.st_size))
+    nodes = tree.body
     node = None
     for part in function.split("."):
         node = next(
@@ -123,7 +156,9 @@ class Argument:
 class Topic:
     """The explanation of one argument or group of arguments.
 
-    Each text is an `(en, ja)` pair.
+    Each text is an `(en, ja)` pair. `cell` is `"rnn"` for the topics that
+    SimpleRNN and LSTM share (`TOPICS`; `LSTM_NOTES` says what changes for
+    an LSTM), `"lstm"` for the LSTM's own (`LSTM_TOPICS`).
     """
 
     name: str
@@ -133,6 +168,7 @@ class Topic:
     backward: tuple
     backward_refs: tuple
     mistake: tuple
+    cell: str = "rnn"
 
 
 def _args(topic, rows, call=False):
@@ -1345,20 +1381,911 @@ TOPICS = {
 }
 
 # ---------------------------------------------------------------------------
-# Lookup.
+# The LSTM (ScratchLSTM, keras.layers.LSTM): the arguments SimpleRNN lacks,
+# each a topic with its demonstration, the book's gate order, and for every
+# shared topic a note on what changes in an LSTM.
+
+# The backend-independent ops (their TensorFlow loops, `_OPS`, change
+# more often than these).
+_OPS_API = "ops/__init__.py"
+_LSTM_MATH, _LSTM_LAYER, _LSTM_CELL, _LSTM_REF = (
+    "ops/lstm_math.py",
+    "layers/scratch_lstm.py",
+    "layers/scratch_lstm_cell.py",
+    "reference/lstm.py",
+)
+
+# The arguments of LSTM/ScratchLSTM that SimpleRNN/ScratchRNN lacks.
+LSTM_ARGUMENTS = (
+    _args(
+        "recurrent_activation",
+        [
+            (
+                "recurrent_activation",
+                "'sigmoid'",
+                (
+                    "s of the gates i, f, o: each gate a share in (0, 1).",
+                    "ゲート i・f・o の活性化関数 s。各ゲートは (0, 1) の割合。",
+                ),
+            )
+        ],
+    )
+    + _args(
+        "unit_forget_bias",
+        [
+            (
+                "unit_forget_bias",
+                "True",
+                (
+                    "Start the forget gate's bias at 1: f = 0.73, not 0.5.",
+                    "忘却ゲートのバイアスを 1 から始める。f は 0.5 でなく "
+                    "0.73。",
+                ),
+            )
+        ],
+    )
+    + _args(
+        "use_cudnn",
+        [
+            (
+                "use_cudnn",
+                "'auto'",
+                (
+                    "Let LSTM use cuDNN; ScratchLSTM saves it, never uses it.",
+                    "LSTM に cuDNN を使わせるか。ScratchLSTM は保存するだけ。",
+                ),
+            )
+        ],
+    )
+)
+
+# The one-line meanings that read otherwise for an LSTM.
+LSTM_MEANINGS = {
+    "units": (
+        "H: the size of h_t, of the memory cell c_t, and of each output.",
+        "H: h_t と記憶セル c_t、各出力の次元数。",
+    ),
+    "activation": (
+        "act of the candidate g and of c's output, h = o act(c).",
+        "候補 g と、c の出力 h = o act(c) に使う関数 act。",
+    ),
+    "use_bias": (
+        "Whether b (4H,), one block per gate, is added.",
+        "b (4H,)（ゲートごとに 1 ブロック）を足すか。",
+    ),
+    "kernel_initializer": (
+        "How the first Wx (D, 4H) is drawn.",
+        "Wx (D, 4H) の初期値の決め方。",
+    ),
+    "recurrent_initializer": (
+        "How the first Wh (H, 4H) is drawn (orthogonal rows).",
+        "Wh (H, 4H) の初期値の決め方（行が正規直交）。",
+    ),
+    "bias_initializer": (
+        "How the first b is drawn (f's block: unit_forget_bias).",
+        "b の初期値の決め方（f のブロックは unit_forget_bias）。",
+    ),
+    "dropout": (
+        "Share of input features dropped; a mask per gate with "
+        "recurrent_dropout.",
+        "入力の特徴量を落とす割合。recurrent_dropout があればゲートごとの"
+        "マスク。",
+    ),
+    "recurrent_dropout": (
+        "Share of h_{t-1} dropped on its way into Wh; a mask per gate.",
+        "Wh に入る h_{t-1} を落とす割合。マスクはゲートごと。",
+    ),
+    "return_sequences": (
+        "Return every h_t (N, T, H), not only the last (N, H).",
+        "最後の出力 (N, H) だけでなく全時刻の h_t (N, T, H) を返す。",
+    ),
+    "return_state": (
+        "Also return the final states: a tuple (output, h, c).",
+        "最終状態も返す。戻り値はタプル (出力, h, c)。",
+    ),
+    "stateful": (
+        "Start each batch from the last [h, c] of the previous.",
+        "前のバッチの最終状態 [h, c] から次のバッチを始める。",
+    ),
+    "initial_state": (
+        "[h_{-1}, c_{-1}], the states before the first step (zeros).",
+        "最初の時刻の前の状態 [h_{-1}, c_{-1}]（既定は 0）。",
+    ),
+    "mask": (
+        "Boolean (N, T): False steps are skipped, h and c kept.",
+        "真偽値 (N, T)。False の時刻は飛ばし、h と c を保つ。",
+    ),
+}
+
+# The arguments of ScratchLSTM/LSTM in their signature's order, then the
+# call's.
+LSTM_ORDER = (
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "unit_forget_bias",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "use_cudnn",
+    "zero_output_for_mask",
+    "initial_state",
+    "mask",
+    "training",
+)
+
+LSTM_TOPICS = {
+    topic.name: topic
+    for topic in (
+        Topic(
+            "recurrent_activation",
+            summary=(
+                "s, the activation of the gates i, f, o: default sigmoid, so "
+                "each gate is a share between 0 and 1.",
+                "ゲート i・f・o の活性化関数 s。既定は sigmoid で、各ゲートは "
+                "0 と 1 の間の割合になる。",
+            ),
+            forward=(
+                "A_t holds the four gates' pre-activations side by side; "
+                "i = s(A_i), f = s(A_f), o = s(A_o) say how much of the "
+                "candidate g enters c, how much of c_{t-1} stays, and how "
+                "much of act(c_t) leaves as h_t. activation (tanh) acts on g "
+                "and on c instead. None is linear.",
+                "A_t には 4 つのゲートの活性化前の値が並んでいます。"
+                "i = s(A_i)、f = s(A_f)、o = s(A_o) は、候補 g のどれだけを c "
+                "に入れるか、c_{t-1} のどれだけを残すか、act(c_t) のどれだけを"
+                " h_t として出すかを決めます。g と c には代わりに activation"
+                "（tanh）が掛かります。None は恒等関数（線形）です。",
+            ),
+            forward_refs=(
+                CodeRef(
+                    _LSTM_MATH,
+                    "step_forward",
+                    "i = activate(xp, a_i, options.recurrent_activation)",
+                ),
+                CodeRef(
+                    _LSTM_MATH,
+                    "step_forward",
+                    "f = activate(xp, a_f, options.recurrent_activation)",
+                ),
+                CodeRef(
+                    _LSTM_MATH,
+                    "step_forward",
+                    "o = activate(xp, a_o, options.recurrent_activation)",
+                ),
+                CodeRef(_LSTM_REF, "LSTM.forward", "f = sigmoid(A[:, :H])"),
+            ),
+            backward=(
+                "Each gate's part of dA is its gradient times s'(A): for "
+                "sigmoid s' = s (1 - s), computed from the kept gate as in "
+                "the book (di *= i * (1 - i)). tanh, relu and linear are "
+                "handwritten too; any other activation is differentiated "
+                "locally, by the backend's autodiff.",
+                "dA の各ゲートの部分は、そのゲートの勾配に s'(A) を掛けたもの"
+                "です。sigmoid なら s' = s (1 - s) で、本と同じく保存しておいた"
+                "ゲートの値から計算します（di *= i * (1 - i)）。tanh・relu・"
+                "linear の微分も手書きで、それ以外の活性化関数はバックエンドの"
+                "自動微分で局所的に微分します。",
+            ),
+            backward_refs=(
+                CodeRef(
+                    _LSTM_MATH,
+                    "step_backward",
+                    "activation_backward(xp, di, i, a_i, gate)",
+                ),
+                CodeRef(
+                    _MATH,
+                    "activation_backward",
+                    "return dy * y * (1.0 - y)",
+                ),
+                CodeRef(_LSTM_REF, "LSTM.backward", "di *= i * (1 - i)"),
+            ),
+            mistake=(
+                "Setting it to tanh (or relu) like activation, or taking it "
+                "for the output's activation. The gates are meant as shares "
+                "between 0 and 1: a tanh gate can be negative and flip the "
+                "sign of what it lets through, and at A = 0 it is shut (0) "
+                "where sigmoid is half open (0.5); a relu gate has no upper "
+                "bound, so c can grow without limit. The output's activation "
+                "is activation. keras LSTM's cuDNN kernel also needs sigmoid "
+                "(see use_cudnn).",
+                "activation と同じつもりで tanh（や relu）にすること、あるいは"
+                "出力の活性化関数だと思うこと。ゲートは 0 と 1 の間の割合として"
+                "働くものです。tanh のゲートは負になり、通すものの符号を反転"
+                "させます。A = 0 では sigmoid なら半分開く（0.5）ところが、"
+                "tanh では閉じます（0）。relu のゲートには上限がなく、c が"
+                "際限なく大きくなりえます。出力の活性化関数は activation です。"
+                "また keras の LSTM の cuDNN カーネルは sigmoid でなければ使え"
+                "ません（use_cudnn を参照）。",
+            ),
+            cell="lstm",
+        ),
+        Topic(
+            "unit_forget_bias",
+            summary=(
+                "Start the forget gate's bias at 1, so f = sigmoid(1) = 0.73 "
+                "instead of 0.5.",
+                "忘却ゲートのバイアスの初期値を 1 にする。f は 0.5 ではなく "
+                "sigmoid(1) = 0.73 から始まる。",
+            ),
+            forward=(
+                "Only at build: b (4H,) gets the blocks i from "
+                "bias_initializer, f ones, g and o from bias_initializer. "
+                "With x and h near 0 early in training, f = s(b_f), so "
+                "c_t = f * c_{t-1} + i * g keeps 73% of c per step instead of "
+                "50%: the cell starts out remembering (Jozefowicz et al., "
+                "2015).",
+                "build のときだけ働きます。b (4H,) のブロックは、i が "
+                "bias_initializer、f が 1、g と o が bias_initializer から"
+                "決まります。学習の初めに x と h が 0 に近ければ f = s(b_f) "
+                "なので、c_t = f * c_{t-1} + i * g は 1 時刻ごとに c の 50% で"
+                "はなく 73% を残します。セルは最初から記憶を保つ側に置かれます"
+                "（Jozefowicz ら, 2015）。",
+            ),
+            forward_refs=(
+                CodeRef(
+                    _LSTM_CELL,
+                    "forget_bias_initializer",
+                    'keras.initializers.get("ones")((cell.units,), *args, '
+                    "**kwargs),",
+                ),
+                CodeRef(
+                    _LSTM_CELL,
+                    "ScratchLSTMCell._bias_initializer",
+                    "return forget_bias_initializer(self)",
+                ),
+                CodeRef(_LSTM_MATH, "step_forward", "c = f * c_prev + i * g"),
+            ),
+            backward=(
+                "Not in the backward. But f is also the factor of the "
+                "gradient along c, dc_prev = ds * f: with f = 0.73 the "
+                "gradient reaching c_{t-k} shrinks like 0.73^k, not 0.5^k.",
+                "逆伝播には現れません。ただし f は c に沿った勾配の係数でも"
+                "あります（dc_prev = ds * f）。f = 0.73 なら c_{t-k} に届く"
+                "勾配は 0.5^k ではなく 0.73^k で小さくなります。",
+            ),
+            backward_refs=(
+                CodeRef(_LSTM_MATH, "step_backward", "dc_prev = ds * f"),
+                CodeRef(_LSTM_REF, "LSTM.backward", "dc_prev = ds * f"),
+            ),
+            mistake=(
+                "Expecting f to stay near 1, or the setting to survive "
+                "set_weights: it is only an initial value, trained like any "
+                "weight, and set_weights replaces it (the book's Rnnlm starts "
+                "every bias at 0, so its weights, converted with "
+                "book_to_keras_lstm, start from f = 0.5). And it overrides "
+                "bias_initializer for the f block only: to start the forget "
+                "bias elsewhere, pass unit_forget_bias=False and your own "
+                "bias_initializer.",
+                "f が 1 近くのまま保たれる、あるいはこの設定が set_weights の"
+                "後も残ると思うこと。これは初期値にすぎず、ほかの重みと同じく"
+                "学習され、set_weights で置き換わります（本の Rnnlm は"
+                "バイアスをすべて 0 から始めるので、その重みを "
+                "book_to_keras_lstm で変換して入れると f = 0.5 から始まり"
+                "ます）。また bias_initializer を上書き"
+                "するのは f のブロックだけです。忘却ゲートのバイアスを別の値"
+                "から始めたいときは、unit_forget_bias=False にして自分の "
+                "bias_initializer を渡します。",
+            ),
+            cell="lstm",
+        ),
+        Topic(
+            "use_cudnn",
+            summary=(
+                "'auto', True or False: whether keras LSTM may run NVIDIA's "
+                "cuDNN kernel. ScratchLSTM accepts and saves it, and never "
+                "uses cuDNN.",
+                "'auto'・True・False。keras の LSTM が NVIDIA の cuDNN "
+                "カーネルを使ってよいか。ScratchLSTM は受け取って保存するが、"
+                "cuDNN は使わない。",
+            ),
+            forward=(
+                "Not in the equations: it picks an implementation, not a "
+                "result. keras LSTM with 'auto' runs cuDNN when there is a "
+                "GPU and the configuration allows it (tanh, sigmoid, "
+                "use_bias, no recurrent_dropout, no unroll), else its own "
+                "loop; True demands cuDNN and raises otherwise. ScratchLSTM "
+                "always runs its own loops, on any device.",
+                "式には現れません。選ぶのは実装で、結果ではありません。keras "
+                "の LSTM は 'auto' なら、GPU があり設定が許せば（tanh、"
+                "sigmoid、use_bias、recurrent_dropout なし、unroll なし）"
+                "cuDNN を使い、そうでなければ自前のループを使います。True は "
+                "cuDNN を必須とし、使えなければエラーです。ScratchLSTM は"
+                "どのデバイスでも常に自前のループで計算します。",
+            ),
+            forward_refs=(
+                CodeRef(
+                    _LSTM_LAYER,
+                    "ScratchLSTM.__init__",
+                    "self.use_cudnn = use_cudnn",
+                ),
+                CodeRef(
+                    _LSTM_LAYER, "ScratchLSTM._run", "return scratch_lstm("
+                ),
+            ),
+            backward=(
+                "ScratchLSTM's gradient is always its handwritten BPTT "
+                "(lstm_backward), whatever the value; cuDNN would bring a "
+                "backward of its own.",
+                "値が何であっても、ScratchLSTM の勾配は常に手書きの BPTT"
+                "（lstm_backward）です。cuDNN を使えば、逆伝播も cuDNN "
+                "自身のものになります。",
+            ),
+            backward_refs=(
+                CodeRef(
+                    _OPS_API,
+                    "scratch_lstm",
+                    "return backend_module().scratch_lstm(",
+                ),
+                CodeRef(
+                    _LSTM_MATH,
+                    "lstm_step_backward",
+                    "dx, dWx, dWh, db = weight_gradients(xp, x, h_prev, dA, "
+                    "kernel, m, r)",
+                ),
+            ),
+            mistake=(
+                "Passing use_cudnn=True to keras LSTM on a machine without a "
+                "GPU, or together with recurrent_dropout (or tanh gates, or "
+                "unroll): it raises ValueError at the first call, while "
+                "'auto' falls back silently. And keras LSTM's get_config() "
+                "(Keras 3.15) forgets the value; ScratchLSTM.from_lstm and "
+                "get_config keep it.",
+                "GPU のないマシンで、あるいは recurrent_dropout（や tanh の"
+                "ゲート、unroll）と一緒に、keras の LSTM に use_cudnn=True を"
+                "渡すこと。最初の呼び出しで ValueError になります。'auto' なら"
+                "黙って自前のループに切り替わります。また keras の LSTM の "
+                "get_config()（Keras 3.15）は値を忘れます。ScratchLSTM の "
+                "from_lstm と get_config は保存します。",
+            ),
+            cell="lstm",
+        ),
+        Topic(
+            "gate_order",
+            summary=(
+                "The book packs the four gates as f, g, i, o; Keras as i, f, "
+                "c, o, where Keras's c is the book's g. book_to_keras_lstm "
+                "converts.",
+                "本は 4 つのゲートを f, g, i, o の順に並べ、Keras は i, f, c, "
+                "o の順に並べる（Keras の c は本の g）。book_to_keras_lstm で"
+                "変換する。",
+            ),
+            forward=(
+                "Wx (D, 4H), Wh (H, 4H) and b (4H,) hold the four gates' "
+                "weights side by side in column blocks of H. The book slices "
+                "A as f = A[:, :H], g = A[:, H:2H], i = A[:, 2H:3H], "
+                "o = A[:, 3H:]; ScratchLSTM and keras LSTM split it as i, f, "
+                "g, o. The equations are the same; only the columns move.",
+                "Wx (D, 4H)、Wh (H, 4H)、b (4H,) には 4 つのゲートの重みが H "
+                "列ずつのブロックとして横に並んでいます。本は A を "
+                "f = A[:, :H]、g = A[:, H:2H]、i = A[:, 2H:3H]、o = A[:, 3H:] "
+                "と切り出し、ScratchLSTM と keras の LSTM は i, f, g, o の順に"
+                "分けます。式は同じで、列の位置が違うだけです。",
+            ),
+            forward_refs=(
+                CodeRef(_LSTM_REF, "LSTM.forward", "f = sigmoid(A[:, :H])"),
+                CodeRef(
+                    _LSTM_REF, "LSTM.forward", "g = np.tanh(A[:, H : 2 * H])"
+                ),
+                CodeRef(
+                    _LSTM_MATH,
+                    "step_forward",
+                    "a_i, a_f, a_g, a_o = xp.split(A, 4)",
+                ),
+                CodeRef(
+                    _LSTM_REF,
+                    "book_to_keras_lstm",
+                    "return tuple(_permute_blocks(a, _KERAS_FROM_BOOK) for a "
+                    "in (Wx, Wh, b))",
+                ),
+            ),
+            backward=(
+                "The book stacks the gates' gradients in its order, "
+                "dA = hstack(df, dg, di, do); lstm_math concatenates them in "
+                "Keras's, i, f, g, o. So dWx = x^T dA comes out in each one's "
+                "own order, and book_to_keras_lstm converts the book's "
+                "gradients as it converts its weights.",
+                "本はゲートの勾配を自分の順序で dA = hstack(df, dg, di, do) と"
+                "並べ、lstm_math は Keras の順序 i, f, g, o で連結します。"
+                "したがって dWx = x^T dA はそれぞれの順序で得られ、本の勾配は"
+                "重みと同じく book_to_keras_lstm で変換できます。",
+            ),
+            backward_refs=(
+                CodeRef(
+                    _LSTM_REF,
+                    "LSTM.backward",
+                    "dA = np.hstack((df, dg, di, do))",
+                ),
+                CodeRef(
+                    _LSTM_MATH,
+                    "step_backward",
+                    "activation_backward(xp, di, i, a_i, gate)",
+                ),
+            ),
+            mistake=(
+                "Copying the book's Wx, Wh, b into a Keras LSTM (or the "
+                "reverse) without reordering: the shapes match, so nothing "
+                "complains, but each gate gets another gate's weights (Keras's "
+                "input gate gets the book's forget gate) and the outputs are "
+                "wrong. Use book_to_keras_lstm and keras_to_book_lstm. "
+                "PyTorch's nn.LSTM orders i, f, g, o like Keras, but stores "
+                "the weights transposed, (4H, D), with two biases.",
+                "本の Wx, Wh, b を並べ替えずに Keras の LSTM にコピーすること"
+                "（逆向きも同じ）。形は合うので何のエラーも出ませんが、各ゲート"
+                "に別のゲートの重みが入り（Keras の入力ゲートに本の忘却ゲート"
+                "の重み）、出力が誤ります。book_to_keras_lstm と "
+                "keras_to_book_lstm を使いましょう。PyTorch の nn.LSTM は "
+                "Keras と同じ i, f, g, o の順ですが、重みは転置 (4H, D) で、"
+                "バイアスが 2 つあります。",
+            ),
+            cell="lstm",
+        ),
+    )
+}
 
 
-def topic_names():
-    return list(TOPICS)
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """What changes for an LSTM in a SimpleRNN topic: `text` `(en, ja)`
+    and the code lines (`CodeRef`) that show it."""
+
+    text: tuple
+    refs: tuple = ()
 
 
-def argument_names():
-    return [a.name for a in ARGUMENTS]
+LSTM_NOTES = {
+    "units": Note(
+        (
+            "Four gates side by side: kernel is (D, 4H), recurrent_kernel "
+            "(H, 4H), bias (4H,), so an LSTM has 4 (D H + H H + H) "
+            "parameters, four times a SimpleRNN of the same units. H is the "
+            "width of both states, h and c.",
+            "4 つのゲートが横に並ぶので、kernel は (D, 4H)、recurrent_kernel "
+            "は (H, 4H)、bias は (4H,) です。パラメータ数は "
+            "4 (D H + H H + H) で、同じ units の SimpleRNN の 4 倍です。H は "
+            "2 つの状態 h と c の両方の幅です。",
+        ),
+        (
+            CodeRef(_LSTM_CELL, "ScratchLSTMCell", "gates = 4"),
+            CodeRef(
+                _LSTM_MATH,
+                "step_forward",
+                "a_i, a_f, a_g, a_o = xp.split(A, 4)",
+            ),
+        ),
+    ),
+    "activation": Note(
+        (
+            "It acts twice per step: on the candidate, g = act(A_g), and on "
+            "the cell's output, h_t = o * act(c_t). The gates i, f, o use "
+            "recurrent_activation instead. With None both are linear, "
+            "h_t = o * c_t, and c can grow without bound. The backward "
+            "differentiates both places.",
+            "1 時刻に 2 回掛かります。候補 g = act(A_g) と、セルの出力 "
+            "h_t = o * act(c_t) です。ゲート i・f・o には代わりに "
+            "recurrent_activation が掛かります。None ではどちらも線形になり "
+            "h_t = o * c_t で、c は際限なく大きくなりえます。逆伝播は両方の"
+            "箇所を微分します。",
+        ),
+        (
+            CodeRef(
+                _LSTM_MATH,
+                "step_forward",
+                "g = activate(xp, a_g, options.activation)",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "step_forward",
+                "h = o * activate(xp, c, options.activation)",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "step_backward",
+                "tanh_c = activate(xp, c_t, options.activation)",
+            ),
+        ),
+    ),
+    "use_bias": Note(
+        (
+            "b is (4H,), one block per gate in the order i, f, g, o; "
+            "unit_forget_bias starts the f block at 1. keras LSTM's cuDNN "
+            "kernel needs use_bias=True (see use_cudnn).",
+            "b は (4H,) で、ゲートごとに i, f, g, o の順に 1 ブロックずつ"
+            "です。unit_forget_bias は f のブロックを 1 から始めます。keras "
+            "の LSTM の cuDNN カーネルには use_bias=True が必要です"
+            "（use_cudnn を参照）。",
+        ),
+        (CodeRef(_LSTM_MATH, "input_projection", "xa = xa + bias"),),
+    ),
+    "initializers": Note(
+        (
+            "They draw the four gates' blocks at once. Orthogonal makes the "
+            "rows of the whole (H, 4H) recurrent_kernel orthonormal, so no "
+            "gate's (H, H) block is orthogonal by itself (its singular values "
+            "are below 1). bias_initializer draws b, but with "
+            "unit_forget_bias=True (the default) the forget gate's block "
+            "starts at 1 instead.",
+            "4 つのゲートのブロックをまとめて引きます。Orthogonal は (H, 4H) "
+            "の recurrent_kernel 全体の行を正規直交にするので、ゲートごとの "
+            "(H, H) ブロックは単独では直交行列になりません（特異値は 1 未満）。"
+            "b は bias_initializer が引きますが、unit_forget_bias=True"
+            "（既定）なら忘却ゲートのブロックだけは 1 から始まります。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchCell.build",
+                "shape=(self.units, self.gates * self.units),",
+            ),
+            CodeRef(
+                _LSTM_CELL,
+                "ScratchLSTMCell._bias_initializer",
+                "return forget_bias_initializer(self)",
+            ),
+        ),
+    ),
+    "regularizers": Note(
+        (
+            "The same, on the wider weights: recurrent_regularizer penalizes "
+            "all four gates' blocks of Wh (H, 4H) together. "
+            "activity_regularizer penalizes the output h, not c. Unlike "
+            "SimpleRNN, keras LSTM (Keras 3.15) does apply "
+            "activity_regularizer, as ScratchLSTM does.",
+            "幅の広い重みに同じように掛かります。recurrent_regularizer は "
+            "Wh (H, 4H) の 4 つのゲートのブロックをまとめて罰します。"
+            "activity_regularizer が罰するのは出力 h で、c ではありません。"
+            "SimpleRNN と違い、keras の LSTM（Keras 3.15）は "
+            "activity_regularizer を適用します。ScratchLSTM も同じです。",
+        ),
+        (
+            CodeRef(
+                _LSTM_LAYER,
+                "ScratchLSTM.__init__",
+                "activity_regularizer=activity_regularizer,",
+            ),
+        ),
+    ),
+    "constraints": Note(
+        (
+            "The same, on the whole arrays (D, 4H), (H, 4H) and (4H,) after "
+            "each update: MaxNorm(axis=0) rescales each of the 4H columns, "
+            "that is each unit of each gate separately.",
+            "更新のたびに配列 (D, 4H)・(H, 4H)・(4H,) 全体に同じように"
+            "掛かります。MaxNorm(axis=0) は 4H 個の列、つまり各ゲートの各"
+            "ユニットを別々に縮めます。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchCell.build",
+                "constraint=self.recurrent_constraint,",
+            ),
+        ),
+    ),
+    "dropout": Note(
+        (
+            "Without recurrent_dropout one mask (N, D) multiplies x_t before "
+            "all four gates. With recurrent_dropout (Keras's implementation "
+            "1) each gate gets its own input mask, (N, 4, D): gate k sees "
+            "(x_t * m_k) Wx_k. And dropout=1.0 drops nothing in an LSTM "
+            "(keras LSTM applies masks only for rates below 1, and so does "
+            "ScratchLSTM), while SimpleRNN with 1.0 zeroes every input.",
+            "recurrent_dropout がなければ、1 つのマスク (N, D) が 4 つの"
+            "ゲートすべての前で x_t に掛かります。recurrent_dropout があると"
+            "（Keras の implementation 1）、ゲートごとに別の入力マスク "
+            "(N, 4, D) を使い、ゲート k は (x_t * m_k) Wx_k を計算します。"
+            "また LSTM では dropout=1.0 は何も落としません（keras の LSTM は"
+            "割合が 1 未満のときだけマスクを掛け、ScratchLSTM も同じです）。"
+            "SimpleRNN では 1.0 ですべての入力が 0 になります。",
+        ),
+        (
+            CodeRef(
+                _LSTM_LAYER,
+                "ScratchLSTM._dropout_masks",
+                "masks.append(mask if training and rate < 1 else None)",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "project",
+                "[xp.matmul(v * m[:, k], W_k) for k, W_k in "
+                "enumerate(xp.split(W, 4))]",
+            ),
+        ),
+    ),
+    "recurrent_dropout": Note(
+        (
+            "h_{t-1} is masked on its way into Wh with one mask per gate, "
+            "(N, 4, H), fixed for the sequence: recurrent_dropout switches "
+            "the layer to Keras's implementation 1 (the four gates' matmuls "
+            "apart) and draws four masks per kind. c is never masked; in the "
+            "backward each gate's share of dh_prev passes through its own "
+            "mask. As for dropout, a rate of 1.0 drops nothing.",
+            "h_{t-1} は Wh に入る前に、ゲートごとに別のマスク (N, 4, H) を"
+            "掛けられます。マスクは系列を通して固定です。recurrent_dropout が"
+            "あるとレイヤは Keras の implementation 1（4 つのゲートの行列積を"
+            "別々に計算）に切り替わり、種類ごとに 4 つのマスクを引きます。c "
+            "にマスクは掛かりません。逆伝播では dh_prev の各ゲートの分が"
+            "それぞれのマスクを通ります。dropout と同じく、割合 1.0 は何も"
+            "落としません。",
+        ),
+        (
+            CodeRef(
+                _LSTM_CELL,
+                "ScratchLSTMCell.__init__",
+                "self.implementation = 1 if self.recurrent_dropout else "
+                "implementation",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "step_forward",
+                "A = xa_t + project(xp, h_prev, recurrent_kernel, r)",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "project_input_gradient",
+                "dv_k = xp.matmul_tb(dA_k, W_k) * m[:, k]",
+            ),
+        ),
+    ),
+    "seed": Note(
+        (
+            "The same generator. With dropout and recurrent_dropout both set "
+            "it draws eight masks per call (four of each kind), as keras "
+            "LSTM does, so equal seeds give equal masks. Unlike SimpleRNN's, "
+            "keras LSTM's get_config() keeps the seed.",
+            "乱数生成器は同じです。dropout と recurrent_dropout の両方がある"
+            "と、keras の LSTM と同じく呼び出しごとに 8 つのマスク（種類ごとに"
+            " 4 つ）を引くので、同じ seed なら同じマスクになります。SimpleRNN "
+            "と違い、keras の LSTM の get_config() は seed を保存します。",
+        ),
+        (
+            CodeRef(
+                _LSTM_LAYER,
+                "ScratchLSTM._dropout_masks",
+                "self._draw_dropout_mask(x, rate, width)",
+            ),
+        ),
+    ),
+    "return_sequences": Note(
+        (
+            "The same: h_t for every t, (N, T, H), or the last one. c_t is "
+            "never an output; only return_state gives the last c.",
+            "同じです。全時刻の h_t (N, T, H) か、最後の 1 つを返します。c_t "
+            "は出力にはならず、最後の c は return_state でだけ得られます。",
+        ),
+        (
+            CodeRef(
+                _LSTM_LAYER,
+                "ScratchLSTM._run",
+                "return_sequences=self.return_sequences,",
+            ),
+        ),
+    ),
+    "return_state": Note(
+        (
+            "Two states: the result is a tuple of three, (output, h_{T-1}, "
+            "c_{T-1}), so output, h, c = layer(x). h is the last output; c "
+            "is the memory cell. A gradient arriving at the returned c is "
+            "where the reverse loop's dc starts.",
+            "状態が 2 つあるので、戻り値は 3 つ組のタプル (出力, h_{T-1}, "
+            "c_{T-1}) です: output, h, c = layer(x)。h は最後の出力、c は"
+            "記憶セルです。返した c に届いた勾配が、逆向きのループの dc の"
+            "初期値になります。",
+        ),
+        (
+            CodeRef(_BASE, "ScratchLayer.call", "return output, *last"),
+            CodeRef(
+                _OPS_API,
+                "lstm_backward",
+                "d_outputs, None, dh_last, dc_last, x, h0, c0, kernel,",
+            ),
+        ),
+    ),
+    "go_backwards": Note(
+        (
+            "The same: x is flipped before the loop, and h and c both run "
+            "over the reversed sequence.",
+            "同じです。ループの前に x を反転し、h と c はどちらも反転した系列"
+            "の上を進みます。",
+        ),
+        (CodeRef(_BASE, "ScratchLayer.call", "x = keras.ops.flip(x, axis=1)"),),
+    ),
+    "stateful": Note(
+        (
+            "Two stored states: layer.states is [h, c]; both carry into the "
+            "next batch, reset_state() zeroes both and reset_state([h, c]) "
+            "sets them. The book's TimeLSTM carries both as well "
+            "(set_state(h, c)), and its backward too stops at the block "
+            "boundary.",
+            "保存する状態は 2 つで、layer.states は [h, c] です。両方が次の"
+            "バッチに引き継がれ、reset_state() は両方を 0 にし、"
+            "reset_state([h, c]) は両方を設定します。本の TimeLSTM も両方を"
+            "引き継ぎ（set_state(h, c)）、その逆伝播もやはりブロックの境界で"
+            "止まります。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchLayer.call",
+                "for variable, state in zip(self.states, last):",
+            ),
+            CodeRef(
+                _LSTM_REF,
+                "TimeLSTM.forward",
+                "if not self.stateful or self.c is None:",
+            ),
+        ),
+    ),
+    "unroll": Note(
+        (
+            "The same: the numbers do not change. In keras LSTM, unroll=True "
+            "also rules out the cuDNN kernel (see use_cudnn).",
+            "同じです。値は変わりません。keras の LSTM では unroll=True だと "
+            "cuDNN カーネルも使えません（use_cudnn を参照）。",
+        ),
+        (CodeRef(_LSTM_LAYER, "ScratchLSTM._run", "unroll=self.unroll,"),),
+    ),
+    "zero_output_for_mask": Note(
+        (
+            "The same, for the output only: at a masked step both h and c "
+            "are carried, and y_t is 0 instead of y_{t-1}.",
+            "同じく出力だけに効きます。マスクされた時刻では h と c の両方が"
+            "引き継がれ、y_t は y_{t-1} の代わりに 0 になります。",
+        ),
+        (
+            CodeRef(
+                _LSTM_MATH,
+                "step_forward",
+                "y = xp.where(m_t, y, xp.zeros_like(y))",
+            ),
+        ),
+    ),
+    "initial_state": Note(
+        (
+            "A list of two, [h_{-1}, c_{-1}], each (batch, units); a single "
+            "tensor raises ValueError. Its gradient is the pair (dh0, dc0): "
+            "the reverse loop carries dc beside dh. The book's TimeLSTM "
+            "starts c from zeros and keeps only dh (TimeLSTM.dh).",
+            "[h_{-1}, c_{-1}] の 2 つからなるリストで、それぞれ "
+            "(batch, units) です。テンソルを 1 つだけ渡すと ValueError です。"
+            "勾配は (dh0, dc0) の組で、逆向きのループは dh と並べて dc を"
+            "運びます。本の TimeLSTM は c を 0 から始め、dh だけを保存します"
+            "（TimeLSTM.dh）。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchLayer._initial_state",
+                "return [self._checked_state(x, s, stored) for s in "
+                "initial_state]",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "lstm_step_backward",
+                "return dx, dh_prev, dc_prev, dWx, dWh, db",
+            ),
+            CodeRef(_LSTM_REF, "TimeLSTM.backward", "self.dh = dh"),
+        ),
+    ),
+    "mask": Note(
+        (
+            "A masked step keeps both states, h_t = h_{t-1} and "
+            "c_t = c_{t-1}. In the backward its dA is 0, and dh and dc pass "
+            "straight on to step t-1.",
+            "マスクされた時刻は 2 つの状態をどちらも保ちます: "
+            "h_t = h_{t-1}、c_t = c_{t-1}。逆伝播ではその時刻の dA は 0 で、"
+            "dh と dc はそのまま時刻 t-1 へ渡ります。",
+        ),
+        (
+            CodeRef(_LSTM_MATH, "step_forward", "c = xp.where(m_t, c, c_prev)"),
+            CodeRef(
+                _LSTM_MATH,
+                "step_backward",
+                "dA = xp.where(m_t, dA, xp.zeros_like(dA))",
+            ),
+            CodeRef(
+                _LSTM_MATH,
+                "step_backward",
+                "dc_prev = xp.where(m_t, dc_prev, dc)",
+            ),
+        ),
+    ),
+    "training": Note(
+        (
+            "The same: the masks act only in training. Like keras LSTM, "
+            "ScratchLSTM draws its masks at every call, in inference too, so "
+            "that the seed generator advances alike and equal seeds keep "
+            "giving equal masks.",
+            "同じです。マスクが働くのは学習時だけです。keras の LSTM と同じく"
+            "、ScratchLSTM は推論時も呼び出しのたびにマスクを引くので、乱数"
+            "生成器が同じように進み、同じ seed なら同じマスクが続きます。",
+        ),
+        (
+            CodeRef(
+                _LSTM_CELL,
+                "ScratchLSTMCell.call",
+                "if training and 0.0 < self.dropout < 1.0:",
+            ),
+        ),
+    ),
+}
+
+# ---------------------------------------------------------------------------
+# Lookup. `cell` is "rnn" (SimpleRNN/ScratchRNN, the default) or "lstm"
+# (LSTM/ScratchLSTM: the shared arguments with LSTM_MEANINGS, and the LSTM's
+# own).
 
 
-def names():
-    """Every name `resolve` knows, topics first, each once."""
-    return list(dict.fromkeys(topic_names() + argument_names()))
+def check_cell(cell):
+    """`cell` if it is one of `CELLS`, else ValueError."""
+    if cell not in CELLS:
+        raise ValueError(
+            f"Received an invalid value for argument `cell`, expected one of "
+            f"{CELLS}, got {cell!r}."
+        )
+    return cell
+
+
+def arguments(cell="rnn"):
+    """Every argument of the cell's layer, in its signature's order, then
+    the call arguments: `ARGUMENTS` for "rnn"; for "lstm" those with the
+    LSTM's meanings and `LSTM_ARGUMENTS`, in `LSTM_ORDER`."""
+    if check_cell(cell) == "rnn":
+        return list(ARGUMENTS)
+    by_name = {a.name: a for a in ARGUMENTS + LSTM_ARGUMENTS}
+    return [
+        dataclasses.replace(
+            by_name[name],
+            meaning=LSTM_MEANINGS.get(name, by_name[name].meaning),
+        )
+        for name in LSTM_ORDER
+    ]
+
+
+def topics(cell="rnn"):
+    """`{name: Topic}` of the cell: `TOPICS` for "rnn"; for "lstm" the
+    topics of its arguments in their order, then `gate_order`."""
+    if check_cell(cell) == "rnn":
+        return dict(TOPICS)
+    every = all_topics()
+    found = {a.topic: every[a.topic] for a in arguments(cell)}
+    for name, topic in LSTM_TOPICS.items():  # gate_order: no argument
+        found.setdefault(name, topic)
+    return found
+
+
+def all_topics():
+    """Every topic of either cell: `TOPICS`, then `LSTM_TOPICS`."""
+    return {**TOPICS, **LSTM_TOPICS}
+
+
+def topic_names(cell="rnn"):
+    return list(topics(cell))
+
+
+def argument_names(cell="rnn"):
+    return [a.name for a in arguments(cell)]
+
+
+def names(cell="rnn"):
+    """Every name `resolve` knows for `cell`, topics first, each once."""
+    return list(dict.fromkeys(topic_names(cell) + argument_names(cell)))
 
 
 def normalize(name):
@@ -1366,23 +2293,40 @@ def normalize(name):
     return name.strip().lower().replace("-", "_")
 
 
-def resolve(name):
-    """The topic explaining `name` (a topic or an argument name), or None.
+def resolve(name, cell="rnn"):
+    """The topic explaining `name` (a topic or an argument name) for
+    `cell` ("rnn" or "lstm"), or None.
 
     Any case, and dashes for underscores (`go-backwards`, as `compare`
-    spells it) are accepted.
+    spells it) are accepted. The LSTM's own names (`unit_forget_bias`,
+    `gate_order`...) resolve only with `cell="lstm"`.
     """
     name = normalize(name)
-    if name in TOPICS:
-        return TOPICS[name]
-    for argument in ARGUMENTS:
+    found = topics(cell)
+    if name in found:
+        return found[name]
+    for argument in arguments(cell):
         if argument.name == name:
-            return TOPICS[argument.topic]
+            return found[argument.topic]
     return None
 
 
-def arguments_of(topic):
-    return [a for a in ARGUMENTS if a.topic == topic.name]
+def _cell_of(topic, cell):
+    """The cell a topic is shown for: an LSTM topic is always the LSTM's."""
+    return "lstm" if topic.cell == "lstm" else check_cell(cell)
+
+
+def arguments_of(topic, cell="rnn"):
+    cell = _cell_of(topic, cell)
+    return [a for a in arguments(cell) if a.topic == topic.name]
+
+
+def lstm_note(topic, cell="lstm"):
+    """The `Note` on what changes for an LSTM, or None: shown for a shared
+    topic with `cell="lstm"` (LSTM topics need none)."""
+    if topic.cell == "lstm" or check_cell(cell) != "lstm":
+        return None
+    return LSTM_NOTES.get(topic.name)
 
 
 # ---------------------------------------------------------------------------
@@ -1400,13 +2344,29 @@ _LABELS = {
     "required": ("(required)", "（必須）"),
     "title": ("{name} (default: {default})", "{name}（既定値: {default}）"),
     "forward": (f"Where it enters {EQUATION}", f"式 {EQUATION} のどこに入るか"),
+    "forward_lstm": (
+        f"Where it enters the LSTM: {LSTM_EQUATION}",
+        f"LSTM の式 {LSTM_EQUATION} のどこに入るか",
+    ),
     "backward": (
         "In the handwritten backward (BPTT)",
         "手書きの逆伝播（BPTT）では",
     ),
+    "lstm_note": (
+        "For an LSTM (ScratchLSTM, keras.layers.LSTM)",
+        "LSTM では（ScratchLSTM、keras.layers.LSTM）",
+    ),
     "demo": (
         "Live: ScratchRNN and SimpleRNN side by side",
         "実演: ScratchRNN と SimpleRNN を並べて実行",
+    ),
+    "demo_lstm": (
+        "Live: ScratchLSTM and LSTM side by side",
+        "実演: ScratchLSTM と LSTM を並べて実行",
+    ),
+    "demo_gate_order": (
+        "Live: the book's TimeLSTM, ScratchLSTM and LSTM side by side",
+        "実演: 本の TimeLSTM、ScratchLSTM、LSTM を並べて実行",
     ),
     "mistake": ("The common mistake", "よくある間違い"),
     "more": (
@@ -1414,6 +2374,26 @@ _LABELS = {
         "`python -m keras_scratch_rnn explain go_backwards`.",
         "詳しい説明と実演: explain PARAM。例: "
         "`python -m keras_scratch_rnn explain go_backwards`",
+    ),
+    "lstm_symbols": (
+        "s = recurrent_activation (sigmoid), act = activation (tanh); "
+        "Wx = kernel (D, 4H), Wh = recurrent_kernel (H, 4H), b = bias (4H,).",
+        "s = recurrent_activation（sigmoid）、act = activation（tanh）。"
+        "Wx = kernel (D, 4H)、Wh = recurrent_kernel (H, 4H)、b = bias (4H,)。",
+    ),
+    "gate_order_hint": (
+        "The book orders the gates f, g, i, o, Keras i, f, c (= g), o: "
+        "explain --cell lstm gate_order.",
+        "ゲートの順序は本が f, g, i, o、Keras が i, f, c (= g), o: "
+        "explain --cell lstm gate_order。",
+    ),
+    "more_lstm": (
+        "Details and a live demonstration, ScratchLSTM beside LSTM for the "
+        "LSTM's own arguments: explain --cell lstm PARAM, e.g. "
+        "`python -m keras_scratch_rnn explain --cell lstm unit_forget_bias`.",
+        "詳しい説明と実演（LSTM 固有の引数は ScratchLSTM と LSTM を並べて"
+        "実行）: explain --cell lstm PARAM。例: "
+        "`python -m keras_scratch_rnn explain --cell lstm unit_forget_bias`",
     ),
 }
 
@@ -1434,26 +2414,48 @@ def _default(argument, lang):
     return argument.default
 
 
-def overview_rows(lang, call):
+def _forward_label(topic):
+    """A shared topic's text is about the RNN's equation (its LSTM note
+    follows); an LSTM topic's about the LSTM's."""
+    return "forward_lstm" if topic.cell == "lstm" else "forward"
+
+
+def demo_label(topic):
+    """The `_LABELS` key of a topic's demonstration heading."""
+    if topic.name == "gate_order":
+        return "demo_gate_order"
+    return "demo_lstm" if topic.cell == "lstm" else "demo"
+
+
+def overview_rows(lang, call, cell="rnn"):
     return [
         [a.name, _default(a, lang), pick(a.meaning, lang)]
-        for a in ARGUMENTS
+        for a in arguments(cell)
         if a.call == call
     ]
 
 
-def overview_lines(lang="en", style=None, width=80):
-    """The table of every argument with its default and meaning."""
+def overview_lines(lang="en", style=None, width=80, cell="rnn"):
+    """The table of every argument with its default and meaning; with
+    `cell="lstm"`, LSTM's (and ScratchLSTM's) under its equations."""
     style = style or Style(False)
     header = [label(k, lang) for k in ("argument", "default", "meaning")]
-    lines = [style(EQUATION, "bold"), ""]
+    if check_cell(cell) == "rnn":
+        lines = [style(EQUATION, "bold"), ""]
+    else:
+        lines = [style(line, "bold") for line in LSTM_EQUATIONS]
+        lines += [*wrap(label("lstm_symbols", lang), width), ""]
     for key, call in (("layer_args", False), ("call_args", True)):
         lines.append(style(label(key, lang), "bold", "cyan"))
         lines += table(
-            header, overview_rows(lang, call), style=style, width=width
+            header, overview_rows(lang, call, cell), style=style, width=width
         )
         lines.append("")
-    lines += wrap(label("more", lang), width)
+    if cell == "lstm":
+        lines += [*wrap(label("gate_order_hint", lang), width), ""]
+        lines += wrap(label("more_lstm", lang), width)
+    else:
+        lines += wrap(label("more", lang), width)
     return lines
 
 
@@ -1476,7 +2478,9 @@ def _demo_lines(report, lang):
 
 
 def demo_lines(topic_name, lang="en"):
-    """Runs the demonstration of a topic; returns `(lines, report)`."""
+    """Runs the demonstration of a topic (of either cell: a shared topic's
+    is ScratchRNN beside SimpleRNN, an LSTM topic's ScratchLSTM beside
+    LSTM); returns `(lines, report)`."""
     from keras_scratch_rnn.learn import demos  # keeps the overview light
 
     report = demos.run(topic_name)
@@ -1491,13 +2495,16 @@ def _ref_lines(refs, style, indent="  "):
     return lines
 
 
-def topic_lines(topic, lang="en", style=None, width=80, report=None):
+def topic_lines(
+    topic, lang="en", style=None, width=80, report=None, cell="rnn"
+):
     """A topic for the terminal; runs its demonstration unless `report`.
+    With `cell="lstm"`, a shared topic gains its LSTM note.
 
     Returns:
         `(lines, report)`.
     """
-    head, tail = topic_frame(topic, lang, style, width)
+    head, tail = topic_frame(topic, lang, style, width, cell)
     if report is None:
         demo, report = demo_lines(topic.name, lang)
     else:
@@ -1510,15 +2517,18 @@ def demo_block(demo):
     return ["  " + line if line else line for line in demo]
 
 
-def topic_frame(topic, lang="en", style=None, width=80):
+def topic_frame(topic, lang="en", style=None, width=80, cell="rnn"):
     """A topic for the terminal around its demonstration: `(head, tail)`.
 
     Needs no TensorFlow: the command line prints `head` (which ends with
-    the demonstration's heading) before it runs the demonstration.
+    the demonstration's heading) before it runs the demonstration. With
+    `cell="lstm"` a shared topic's arguments read as LSTM's and its LSTM
+    note (`LSTM_NOTES`) follows the backward; an LSTM topic is shown the
+    same for either `cell`.
     """
     style = style or Style(False)
-    grouped = arguments_of(topic)
-    if len(grouped) > 1:
+    grouped = arguments_of(topic, cell)
+    if len(grouped) != 1:
         title = topic.name
     else:
         title = pick(_LABELS["title"], lang).format(
@@ -1537,14 +2547,18 @@ def topic_frame(topic, lang="en", style=None, width=80):
                 width=width - 2,
             )
         ]
-    for key, text, refs in (
-        ("forward", topic.forward, topic.forward_refs),
+    sections = [
+        (_forward_label(topic), topic.forward, topic.forward_refs),
         ("backward", topic.backward, topic.backward_refs),
-    ):
+    ]
+    note = lstm_note(topic, cell)
+    if note is not None:
+        sections.append(("lstm_note", note.text, note.refs))
+    for key, text, refs in sections:
         lines += ["", style(label(key, lang), "bold", "cyan")]
         lines += wrap(pick(text, lang), width, indent="  ")
         lines += _ref_lines(refs, style)
-    lines += ["", style(label("demo", lang), "bold", "cyan")]
+    lines += ["", style(label(demo_label(topic), lang), "bold", "cyan")]
     tail = ["", style(label("mistake", lang), "bold", "yellow")]
     tail += wrap(pick(topic.mistake, lang), width, indent="  ")
     return lines, tail
@@ -1570,33 +2584,54 @@ def _md_refs(refs):
     ]
 
 
-def topic_markdown(topic, lang, report):
-    """A topic as a Markdown section, with the demonstration's output."""
-    out = [f"## `{topic.name}`", "", pick(topic.summary, lang), ""]
-    out += md_table(
-        [label(k, lang) for k in ("argument", "default", "meaning")],
-        [
-            [
-                f"`{a.name}`",
-                f"`{_default(a, lang)}`" if a.default else _default(a, lang),
-                pick(a.meaning, lang),
-            ]
-            for a in arguments_of(topic)
-        ],
-    )
-    for key, text, refs in (
-        ("forward", topic.forward, topic.forward_refs),
-        ("backward", topic.backward, topic.backward_refs),
-    ):
-        out += ["", f"**{label(key, lang)}**", "", pick(text, lang)]
-        if refs:
-            out += ["", *_md_refs(refs)]
-    command = f"python -m keras_scratch_rnn explain {topic.name}"
+def explain_command(topic, lang="en"):
+    """The command line that shows `topic`."""
+    command = "python -m keras_scratch_rnn explain"
+    if topic.cell == "lstm":
+        command += " --cell lstm"
+    command += f" {topic.name}"
     if lang == "ja":
         command += " --lang ja"
+    return command
+
+
+def topic_markdown(topic, lang, report):
+    """A topic as a Markdown section, with the demonstration's output.
+
+    The docs cover both layers: a shared topic's section ends its
+    explanation with the LSTM note, as `explain --cell lstm` shows it.
+    """
+    out = [f"## `{topic.name}`", "", pick(topic.summary, lang), ""]
+    grouped = arguments_of(topic)
+    if grouped:
+        out += md_table(
+            [label(k, lang) for k in ("argument", "default", "meaning")],
+            [
+                [
+                    f"`{a.name}`",
+                    f"`{_default(a, lang)}`"
+                    if a.default
+                    else _default(a, lang),
+                    pick(a.meaning, lang),
+                ]
+                for a in grouped
+            ],
+        )
+        out.append("")
+    sections = [
+        (_forward_label(topic), topic.forward, topic.forward_refs),
+        ("backward", topic.backward, topic.backward_refs),
+    ]
+    note = lstm_note(topic, "lstm")
+    if note is not None:
+        sections.append(("lstm_note", note.text, note.refs))
+    for key, text, refs in sections:
+        out += [f"**{label(key, lang)}**", "", pick(text, lang), ""]
+        if refs:
+            out += [*_md_refs(refs), ""]
     out += [
-        "",
-        f"**{label('demo', lang)}** (`{command}`)",
+        f"**{label(demo_label(topic), lang)}** "
+        f"(`{explain_command(topic, lang)}`)",
         "",
         "```text",
         *_demo_lines(report, lang),
@@ -1612,11 +2647,19 @@ def topic_markdown(topic, lang, report):
 
 __all__ = [
     "ARGUMENTS",
+    "CELLS",
     "EQUATION",
+    "LSTM_ARGUMENTS",
+    "LSTM_EQUATIONS",
+    "LSTM_NOTES",
+    "LSTM_TOPICS",
     "TOPICS",
     "Argument",
     "CodeRef",
+    "Note",
     "Topic",
+    "all_topics",
+    "arguments",
     "code_ref_exists",
     "demo_lines",
     "names",
@@ -1625,4 +2668,5 @@ __all__ = [
     "topic_frame",
     "topic_lines",
     "topic_markdown",
+    "topics",
 ]
