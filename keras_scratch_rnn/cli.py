@@ -2,14 +2,17 @@
 
 Also installed as the console script `keras-scratch-rnn`.
 
-Without a command it runs the main job (`parity.main_job`). Commands:
+Without a command it runs the main job (`parity.main_job`; `--cell rnn`
+or `lstm` for one table only). Commands:
 
 - `explain [PARAM] [--lang en|ja]`: every SimpleRNN argument explained, or
   one of them with a live demonstration (`keras_scratch_rnn.learn.explain`).
-- `compare [LAYER ARGUMENTS ...]`: ScratchRNN against SimpleRNN for any
-  configuration: output and gradient differences and the speed ratio.
-- `gradflow [--plot PATH]`: how far back the gradient reaches (why
-  truncated BPTT).
+- `compare [--cell rnn|lstm] [LAYER ARGUMENTS ...]`: ScratchRNN against
+  SimpleRNN (or ScratchLSTM against LSTM) for any configuration: output and
+  gradient differences and the speed ratio.
+- `gradflow [--cell rnn|lstm|all] [--plot PATH] [--lang en|ja]`: how far
+  back the gradient reaches in the RNN and in the LSTM (why truncated BPTT,
+  and the LSTM's memory cell).
 - `docs [--check [--demos]]`: regenerates `docs/` from the same source as
   `explain`, or checks it (`--demos`: the demonstrations' output too).
 - `parity`: the main job, by name.
@@ -66,6 +69,21 @@ def _fail(message):
     """Ends the command with one line on stderr and exit code 2."""
     print(f"{PROG}: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _usage_error(parser, message):
+    """A usage error in one line (`PROG COMMAND: error: ...`, exit code 2),
+    without argparse's usage block."""
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# The layers of each cell: ours, and Keras's it stands in for.
+LAYER_NAMES = {
+    "rnn": ("ScratchRNN", "SimpleRNN"),
+    "lstm": ("ScratchLSTM", "LSTM"),
+}
+MAIN_CELLS = {"rnn": ("rnn",), "lstm": ("lstm",), "all": ("rnn", "lstm")}
 
 
 def keras_backend():
@@ -312,6 +330,43 @@ _BOOLEANS = {
 }
 
 
+def _use_cudnn(text):
+    value = {"auto": "auto", "true": True, "false": False}.get(text.lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(
+            f"expected auto, true or false, got {text!r}"
+        )
+    return value
+
+
+# LSTM's arguments that SimpleRNN lacks: (name, metavar or None for a
+# flag, type, default, meaning), `compare --cell lstm` only.
+LSTM_ARGUMENTS = (
+    (
+        "recurrent_activation",
+        "NAME",
+        _activation,
+        "'sigmoid'",
+        "the gates' activation: i, f, o = act(A_i), act(A_f), act(A_o)",
+    ),
+    (
+        "unit_forget_bias",
+        None,
+        None,
+        "True",
+        "the forget gate's bias starts at 1 (f = sigmoid(1) = 0.73)",
+    ),
+    (
+        "use_cudnn",
+        "auto|true|false",
+        _use_cudnn,
+        "'auto'",
+        "LSTM's cuDNN kernel on a GPU; ScratchLSTM accepts it and always "
+        "runs its own loops",
+    ),
+)
+
+
 def _layer_type(name):
     if name == "units":
         return _positive_int
@@ -333,20 +388,32 @@ def _layer_type(name):
 
 def _explain(args, parser):
     lang, width, style = args.lang, _width(), _style()
+    cell = getattr(args, "cell", "rnn")
+    if cell not in explain.CELLS:
+        _usage_error(
+            parser,
+            f"explain takes one cell, --cell rnn or lstm, not {cell!r}",
+        )
     if args.param is None:
-        _print(explain.overview_lines(lang, style, width))
+        _print(explain.overview_lines(lang, style, width, cell=cell))
         return 0
-    topic = explain.resolve(args.param)
+    topic = explain.resolve(args.param, cell=cell)
     if topic is None:
-        names = explain.names()
+        names = explain.names(cell)
         typed = explain.normalize(args.param)
+        if cell == "rnn" and explain.resolve(args.param, cell="lstm"):
+            _usage_error(
+                parser,
+                f"{args.param!r} is an LSTM argument: add --cell lstm "
+                f"(explain --cell lstm {args.param})",
+            )
         close = difflib.get_close_matches(typed, names, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         parser.error(
             f"unknown parameter {args.param!r}.{hint} Choose one of: "
             + ", ".join(names)
         )
-    head, tail = explain.topic_frame(topic, lang, style, width)
+    head, tail = explain.topic_frame(topic, lang, style, width, cell=cell)
     _print(head)
     sys.stdout.flush()  # the text first; the demonstration needs TensorFlow
     _load_keras(
@@ -364,13 +431,29 @@ def _explain(args, parser):
 
 
 def _compare(args, parser):
+    cell = getattr(args, "cell", "rnn")
+    if cell not in LAYER_NAMES:
+        _usage_error(
+            parser, f"compare takes one cell, --cell rnn or lstm, not {cell!r}"
+        )
+    ours, theirs = LAYER_NAMES[cell]
+    names = [a.name for a in explain.ARGUMENTS if not a.call]
+    names += [a[0] for a in LSTM_ARGUMENTS]
     typed = {
-        a.name: getattr(args, a.name)
-        for a in explain.ARGUMENTS
-        if not a.call
-        and a.name != "units"
-        and getattr(args, a.name, None) is not _UNSET
+        name: getattr(args, name)
+        for name in names
+        if name != "units" and getattr(args, name, None) is not _UNSET
     }
+    if cell == "rnn":
+        for name, metavar, *_ in LSTM_ARGUMENTS:
+            if name in typed:
+                flag = name.replace("_", "-")
+                flag = f"--[no-]{flag}" if metavar is None else f"--{flag}"
+                _usage_error(
+                    parser,
+                    f"argument {flag}: an LSTM argument (SimpleRNN has no "
+                    f"{name}); add --cell lstm",
+                )
     units = args.units
     if typed.get("stateful") and args.timesteps < 2:
         parser.error(
@@ -402,13 +485,15 @@ def _compare(args, parser):
         )
 
     try:
-        simple_error = parity.check_config(config, units)
+        keras_error = parity.check_config(config, units, cell=cell)
     except (ValueError, TypeError) as error:
-        parser.error(f"ScratchRNN refuses this configuration: {error}")
-    if simple_error:
+        parser.error(f"{ours} refuses this configuration: {error}")
+    if keras_error is None and config.get("use_cudnn") is True:
+        keras_error = _call_error(parity.CELLS[cell][1], config, units, args)
+    if keras_error:
         parser.error(
-            "keras.layers.SimpleRNN refuses this configuration, so there is "
-            f"nothing to compare with: {simple_error}"
+            f"keras.layers.{theirs} refuses this configuration, so there is "
+            f"nothing to compare with: {keras_error}"
         )
 
     style = _style()
@@ -436,7 +521,7 @@ def _compare(args, parser):
     described = described or "defaults"
     calls = [k for k, v in options.items() if v] or ["no call options"]
     lines = wrap(
-        f"ScratchRNN (handwritten BPTT) vs keras.layers.SimpleRNN, same "
+        f"{ours} (handwritten BPTT) vs keras.layers.{theirs}, same "
         f"weights and inputs. units={units}, {described}; "
         f"call: {', '.join(calls)}. N={args.batch} T={args.timesteps} "
         f"D={args.features}, float32. Scaled difference "
@@ -455,6 +540,7 @@ def _compare(args, parser):
             config,
             in_function=in_function,
             shape={**shape, "H": units},
+            cell=cell,
             **options,
         )
         columns[traced if in_function else "eager"] = errors
@@ -464,8 +550,14 @@ def _compare(args, parser):
         mask=args.mask,
         training=args.training,
         shape=shape,
+        cell=cell,
     )
     activity = extras.pop("activity loss", None)
+    if activity is not None and activity[1] != 0:  # Keras's layer has it
+        extras["activity regularization loss"] = abs(
+            activity[0] - activity[1]
+        ) / max(1.0, abs(activity[1]))
+        activity = None
     names = list(dict.fromkeys(k for c in columns.values() for k in c))
     header = ["check", *columns, "within"]
     rows, bad = [], 0
@@ -492,16 +584,19 @@ def _compare(args, parser):
         style=style,
     )
     if activity is not None:
+        import keras
+
         lines += [""] + wrap(
-            f"activity_regularizer: ScratchRNN's loss {activity[0]:.4g}, "
-            f"SimpleRNN's {activity[1]:.4g} (Keras 3.15's SimpleRNN drops "
-            "it; not counted as a difference).",
+            f"activity_regularizer: {ours}'s loss {activity[0]:.4g}, "
+            f"{theirs}'s {activity[1]:.4g} (Keras {keras.version()}'s "
+            f"{theirs} drops it; not counted as a difference).",
             _width(),
         )
     _print(lines)
 
     if not args.no_timing:
-        _print(["", *_timing(parity, config, units, shape, options, args)])
+        timing = _timing(parity, config, units, shape, options, args, cell)
+        _print(["", *timing])
     total = len(rows) + len(extra_rows)
     summary = f"{total - bad}/{total} checks within {FLOAT32_PARITY:.0e}."
     _print(["", style(summary, "green" if not bad else "red")])
@@ -512,9 +607,32 @@ def _verdict(ok, style):
     return style("yes", "green") if ok else style("NO", "red", "bold")
 
 
-def _timing(parity, config, units, shape, options, args):
+def _call_error(layer_class, config, units, args):
+    """The error of one call of Keras's layer on zeros (LSTM's
+    `use_cudnn=True` is refused only then, without a GPU), one line; None
+    if it runs."""
+    import re
+
+    import numpy as np
+
+    zeros = np.zeros((args.batch, args.timesteps, args.features), "float32")
+    try:
+        layer_class(units, **config)(zeros)
+    except Exception as error:  # reported, not hidden
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+        lines = [
+            line.strip()
+            for line in text.splitlines()
+            if line.strip() and not line.startswith("Exception encountered")
+        ]
+        return f"{type(error).__name__}: {(lines or [''])[0]}"
+    return None
+
+
+def _timing(parity, config, units, shape, options, args, cell="rnn"):
     from keras_scratch_rnn.tools.autodiff import modes
 
+    ours, theirs = LAYER_NAMES[cell]
     rows = []
     for mode in modes():
         in_function = mode != "eager"
@@ -524,9 +642,10 @@ def _timing(parity, config, units, shape, options, args):
             in_function=in_function,
             shape=shape,
             repeats=args.repeats,
+            cell=cell,
             **options,
         )
-        scratch, simple = seconds["ScratchRNN"], seconds["SimpleRNN"]
+        scratch, simple = seconds[ours], seconds[theirs]
         rows.append(
             [
                 mode,
@@ -537,9 +656,9 @@ def _timing(parity, config, units, shape, options, args):
         )
     return [
         f"Speed, forward + backward, median of {args.repeats} calls "
-        "(ratio > 1: ScratchRNN is faster):",
+        f"(ratio > 1: {ours} is faster):",
         *table(
-            ["mode", "ScratchRNN", "SimpleRNN", "SimpleRNN / ScratchRNN"],
+            ["mode", ours, theirs, f"{theirs} / {ours}"],
             rows,
             align=["<", ">", ">", ">"],
         ),
@@ -551,6 +670,7 @@ def _timing(parity, config, units, shape, options, args):
 
 
 def _gradflow(args, parser):
+    cells = MAIN_CELLS[getattr(args, "cell", "all")]
     if args.plot is not None:
         if importlib.util.find_spec("matplotlib") is None:
             parser.error(
@@ -562,6 +682,16 @@ def _gradflow(args, parser):
             parser.error(f"--plot: the folder {folder} does not exist")
     if any(T < 2 for T in args.lengths):
         parser.error("--lengths: every length must be at least 2")
+    if args.plot is not None and args.lang == "ja":
+        from keras_scratch_rnn.learn import figures
+
+        if figures.japanese_font() is None:
+            _usage_error(
+                parser,
+                "--plot with --lang ja needs a font with Japanese glyphs, "
+                "and matplotlib finds none: install one (e.g. apt-get "
+                "install fonts-noto-cjk), or drop --lang ja",
+            )
 
     _load_keras(
         args,
@@ -572,13 +702,18 @@ def _gradflow(args, parser):
     from keras_scratch_rnn.learn import gradflow
 
     kwargs = {"units": args.units, "batch": args.batch, "seed": args.seed}
-    results = gradflow.run(args.lengths, args.scales, args.activation, **kwargs)
+    results = gradflow.run(
+        args.lengths, args.scales, args.activation, cells, **kwargs
+    )
     _print(
-        gradflow.lines(results, args.activation, _style(), _width(), **kwargs)
+        gradflow.lines(
+            results, args.activation, _style(), _width(), args.lang, **kwargs
+        )
     )
     if args.plot is not None:
-        gradflow.plot(results, args.plot, args.activation)
-        print(f"\nSaved the plot to {args.plot}.")
+        gradflow.plot(results, args.plot, args.activation, lang=args.lang)
+        saved = {"en": "Saved the plot to", "ja": "図を保存しました:"}
+        print(f"\n{saved[args.lang]} {args.plot}")
     return 0
 
 
@@ -630,21 +765,34 @@ def _docs(args, parser):
 
 
 def _main_job(args, parser):
+    cells = MAIN_CELLS[getattr(args, "cell", "all")]
     _load_keras(args)
-    from keras_scratch_rnn.tools.parity import main_job
+    from keras_scratch_rnn.tools import parity
 
-    return main_job()
+    return parity.main_job(cells=cells)
 
 
 MAIN_JOB_HELP = (
     "Builds ScratchRNN (the RNN of 'Deep Learning from Scratch 2' with a "
     "handwritten backward) and keras.layers.SimpleRNN with the same weights, "
-    "runs both on a built-in input for a table of parameter combinations, "
-    "eagerly and traced (tf.function, jax.jit; torch runs eagerly), on the "
-    "Keras backend of --backend or KERAS_BACKEND, and prints the largest "
-    "output and gradient "
-    "differences. Exits with 1 if any is above tolerance."
+    "and ScratchLSTM (the book's LSTM) and keras.layers.LSTM likewise, "
+    "runs each pair on a built-in input for a table of parameter "
+    "combinations, eagerly and traced (tf.function, jax.jit; torch runs "
+    "eagerly), on the Keras backend of --backend or KERAS_BACKEND, and "
+    "prints the largest output and gradient differences (--cell rnn or "
+    "lstm: one table only). Exits with 1 if any is above tolerance."
 )
+
+
+def _add_cell_option(parser, choices, default, help):
+    """`--cell`; unset unless typed (like `--backend`), so that one typed
+    before the command reaches it."""
+    parser.add_argument(
+        "--cell",
+        choices=choices,
+        default=argparse.SUPPRESS,
+        help=f"{help} (default: {default})",
+    )
 
 
 def _add_backend_option(parser):
@@ -665,19 +813,27 @@ def build_parser():
             + MAIN_JOB_HELP
             + " The commands below explain every SimpleRNN parameter live "
             "(in English or Japanese), compare any configuration with "
-            "SimpleRNN, and show why truncated BPTT."
+            "SimpleRNN or LSTM, and show how far back the gradient reaches "
+            "in each (why truncated BPTT)."
         ),
     )
     _add_backend_option(parser)
+    main_cell = (
+        "the main job's tables: rnn (ScratchRNN vs SimpleRNN), lstm "
+        "(ScratchLSTM vs LSTM) or all"
+    )
+    _add_cell_option(parser, tuple(MAIN_CELLS), "all", main_cell)
     parser.set_defaults(handler=_main_job, subparser=parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = commands.add_parser(
         "parity",
-        help="the main job: the parity table vs SimpleRNN (the default)",
+        help="the main job: the parity tables vs SimpleRNN and LSTM (the "
+        "default)",
         description=MAIN_JOB_HELP,
     )
     _add_backend_option(p)
+    _add_cell_option(p, tuple(MAIN_CELLS), "all", main_cell)
     p.set_defaults(handler=_main_job, subparser=p)
 
     p = commands.add_parser(
@@ -691,7 +847,19 @@ def build_parser():
             "a small live demonstration with ScratchRNN and SimpleRNN side "
             "by side, and the mistake people most often make with it."
         ),
-        epilog="PARAM is one of: " + ", ".join(explain.names()),
+        epilog="PARAM is one of: "
+        + ", ".join(explain.names())
+        + "; with --cell lstm also: "
+        + ", ".join(
+            n for n in explain.names("lstm") if n not in explain.names()
+        ),
+    )
+    _add_cell_option(
+        p,
+        explain.CELLS,
+        "rnn",
+        "rnn (SimpleRNN's arguments) or lstm (LSTM's: its own arguments, "
+        "the book's gate order, and what changes for the shared ones)",
     )
     p.add_argument(
         "param",
@@ -711,10 +879,12 @@ def build_parser():
 
     p = commands.add_parser(
         "compare",
-        help="ScratchRNN vs SimpleRNN for any configuration, with speed",
+        help="ScratchRNN vs SimpleRNN (or ScratchLSTM vs LSTM) for any "
+        "configuration, with speed",
         description=(
             "The main job for the configuration you type: builds ScratchRNN "
-            "and SimpleRNN with the same weights, runs both forward and "
+            "and SimpleRNN (with --cell lstm: ScratchLSTM and "
+            "keras.layers.LSTM) with the same weights, runs both forward and "
             "backward (eagerly and traced), and prints the largest "
             "differences of the outputs and of the gradients w.r.t. inputs, "
             "initial state and weights; then the outputs with weights drawn "
@@ -723,12 +893,20 @@ def build_parser():
             "with 1 if any difference is above tolerance."
         ),
         epilog=(
-            "Example: keras-scratch-rnn compare --units 8 --return-sequences "
+            "Examples: keras-scratch-rnn compare --units 8 --return-sequences "
             "--go-backwards --mask --initial-state --dropout 0.2 --training "
-            "--recurrent-regularizer 'L2(0.01)'"
+            "--recurrent-regularizer 'L2(0.01)'; keras-scratch-rnn compare "
+            "--cell lstm --recurrent-activation hard_sigmoid "
+            "--no-unit-forget-bias --mask --initial-state"
         ),
     )
-    layer = p.add_argument_group("layer arguments (as in SimpleRNN)")
+    _add_cell_option(
+        p,
+        tuple(LAYER_NAMES),
+        "rnn",
+        "rnn: ScratchRNN vs SimpleRNN; lstm: ScratchLSTM vs keras.layers.LSTM",
+    )
+    layer = p.add_argument_group("layer arguments (as in SimpleRNN and LSTM)")
     layer.add_argument(
         "--units", type=_positive_int, default=5, help="H (default: 5)"
     )
@@ -754,6 +932,26 @@ def build_parser():
                 metavar=_METAVARS.get(argument.name, "SPEC"),
                 help=f"{meaning} (default: {argument.default})",
             )
+    lstm = p.add_argument_group("LSTM's own arguments (with --cell lstm)")
+    for name, metavar, kind, default, meaning in LSTM_ARGUMENTS:
+        flag = "--" + name.replace("_", "-")
+        if metavar is None:
+            lstm.add_argument(
+                flag,
+                dest=name,
+                action=argparse.BooleanOptionalAction,
+                default=_UNSET,
+                help=f"{meaning} (default: {default})",
+            )
+        else:
+            lstm.add_argument(
+                flag,
+                dest=name,
+                type=kind,
+                default=_UNSET,
+                metavar=metavar,
+                help=f"{meaning} (default: {default})",
+            )
     call = p.add_argument_group("call arguments")
     call.add_argument(
         "--mask", action="store_true", help="pass a mask with gaps"
@@ -761,7 +959,8 @@ def build_parser():
     call.add_argument(
         "--initial-state",
         action="store_true",
-        help="pass an initial state (and compare its gradient)",
+        help="pass an initial state, [h0, c0] for the LSTM (and compare "
+        "its gradient)",
     )
     call.add_argument(
         "--training", action="store_true", help="training=True (dropout acts)"
@@ -792,14 +991,25 @@ def build_parser():
 
     p = commands.add_parser(
         "gradflow",
-        help="how far back the gradient reaches: why truncated BPTT",
+        help="how far back the gradient reaches in the RNN and the LSTM: "
+        "why truncated BPTT",
         description=(
             "For a loss on the last state only, prints |dL/dh_t| for every "
-            "t, computed by the handwritten backward walking t = T-1, ..., "
-            "0, for several sequence lengths and scales of Wh (scale times "
-            "a random orthogonal matrix): the vanishing (and exploding) "
-            "gradient behind the book's truncated BPTT."
+            "t (and the LSTM's |dL/dc_t|), computed by the handwritten "
+            "backward walking t = T-1, ..., 0, for several sequence lengths "
+            "and scales of Wh (scale times a random orthogonal matrix; the "
+            "other weights as Keras's default initializers draw them): the "
+            "vanishing (and exploding) gradient behind the book's truncated "
+            "BPTT, and the LSTM's path back through its memory cell c "
+            "(dc_{t-1} = ds * f). Says for each how many steps back it "
+            "stays above 1e-3 of its start."
         ),
+    )
+    _add_cell_option(
+        p,
+        tuple(MAIN_CELLS),
+        "all",
+        "rnn, lstm, or all: both side by side, in the table and the plot",
     )
     p.add_argument(
         "--lengths",
@@ -821,13 +1031,21 @@ def build_parser():
         "--activation",
         choices=("tanh", "sigmoid", "relu", "linear"),
         default="tanh",
-        help="activation (default: tanh)",
+        help="activation; the LSTM's of g and c, its gates stay sigmoid "
+        "(default: tanh)",
     )
     p.add_argument("--units", type=_positive_int, default=16, help="H (16)")
     p.add_argument("--batch", type=_positive_int, default=8, help="N (8)")
     p.add_argument("--seed", type=int, default=0, help="seed (0)")
     p.add_argument(
         "--plot", metavar="PATH", help="also save a PNG plot (matplotlib)"
+    )
+    p.add_argument(
+        "--lang",
+        choices=explain.LANGUAGES,
+        default="en",
+        help="language of the text and the plot's labels: en (English, "
+        "default) or ja (日本語; the plot needs a Japanese font)",
     )
     p.set_defaults(handler=_gradflow, subparser=p)
 
@@ -874,4 +1092,11 @@ def main(argv=None):
     """Runs the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if "cell" in vars(args) and args.handler is _docs:
+        _usage_error(
+            parser,
+            "--cell goes with the main job, explain, compare and gradflow, "
+            "not "
+            f"{args.subparser.prog.split()[-1]}",
+        )
     return args.handler(args, args.subparser)

@@ -71,9 +71,19 @@ def _messages(stderr):
 
 
 def test_no_command_runs_the_main_job(monkeypatch):
-    monkeypatch.setattr(parity, "main_job", lambda: 42)
+    """Both cells' tables by default (the README's quickstart), one with
+    --cell, before the command or after `parity`."""
+    seen = []
+    monkeypatch.setattr(
+        parity, "main_job", lambda cells=None: seen.append(cells) or 42
+    )
     assert cli.main([]) == 42
     assert cli.main(["parity"]) == 42
+    assert cli.main(["--cell", "rnn"]) == 42
+    assert cli.main(["parity", "--cell", "lstm"]) == 42
+    assert cli.main(["--cell", "all", "parity"]) == 42
+    both = ("rnn", "lstm")
+    assert seen == [both, both, ("rnn",), ("lstm",), both]
 
 
 def test_console_script_and_module_share_main():
@@ -114,6 +124,18 @@ BAD_ARGUMENTS = [
     (["compare", "--seed", "x"], "expected an integer or None"),
     (["compare", "--stateful", "--timesteps", "1"], "at least 2"),
     (["compare", "--return-sequences=yes"], "ignored explicit argument"),
+    (["compare", "--cell", "gru"], "invalid choice: 'gru'"),
+    (
+        ["compare", "--cell", "lstm", "--use-cudnn", "maybe"],
+        "expected auto, true or false, got 'maybe'",
+    ),
+    (
+        ["compare", "--cell", "lstm", "--recurrent-activation", "nonsense"],
+        "unknown activation",
+    ),
+    (["gradflow", "--cell", "gru"], "invalid choice: 'gru'"),
+    (["gradflow", "--lang", "fr"], "invalid choice: 'fr'"),
+    (["--cell", "gru"], "invalid choice: 'gru'"),
     (["gradflow", "--lengths", "1"], "at least 2"),
     (["gradflow", "--scales", "-1"], "positive number"),
     (["gradflow", "--plot", "/no/such/folder/g.png"], "does not exist"),
@@ -137,6 +159,7 @@ FAST = [
     (["explain"], 0, "zero_output_for_mask"),
     (["explain", "nonsense"], 2, "unknown parameter 'nonsense'"),
     (["compare", "--units", "0"], 2, "expected a positive integer, got 0"),
+    (["compare", "--unit-forget-bias"], 2, "add --cell lstm"),
     (["docs", "--check"], 0, "is up to date"),
 ]
 
@@ -463,12 +486,135 @@ def _wrapped(backward):
     return wrong
 
 
+def test_compare_lstm_any_configuration(capsys):
+    """`compare --cell lstm`: ScratchLSTM against keras.layers.LSTM, with
+    the LSTM's own arguments and both initial states."""
+    argv = [
+        "compare", "--cell", "lstm",
+        "--units", "3",
+        "--return-sequences", "--return-state", "--go-backwards",
+        "--mask", "--initial-state", "--training",
+        "--dropout", "0.2", "--recurrent-dropout", "0.1",
+        "--recurrent-regularizer", "L2(0.01)",
+        "--activity-regularizer", "l2",
+        "--recurrent-activation", "hard_sigmoid",
+        "--no-unit-forget-bias", "--use-cudnn", "false",
+        "--repeats", "2",
+    ]  # fmt: skip
+    code, out, _ = _run(argv, capsys)
+    assert code == 0, out
+    assert out.startswith(
+        "ScratchLSTM (handwritten BPTT) vs keras.layers.LSTM, same weights"
+    )
+    assert "recurrent_activation=hard_sigmoid" in out
+    assert "unit_forget_bias=False" in out and "use_cudnn=False" in out
+    for row in (
+        "output",
+        "state",
+        "d_initial_state",
+        "d_initial_carry",  # the gradient w.r.t. c0
+        "d_recurrent_kernel",
+        "regularization losses",
+        "weights after one SGD step",
+        "activity regularization loss",  # LSTM keeps it: a checked row
+    ):
+        assert f"\n{row} " in out, row
+    assert "SimpleRNN" not in out
+    assert "LSTM / ScratchLSTM" in out
+    ratios = [float(r) for r in re.findall(r"(\d+\.\d+)x", out)]
+    assert len(ratios) == 2 and all(r > 0 for r in ratios)
+    assert "NO" not in out.split()
+    assert re.search(r"^12/12 checks within 1e-05\.$", out, re.M), out
+
+
+def test_compare_lstm_reports_a_difference(monkeypatch, capsys):
+    """A handwritten LSTM dWh off by 1% makes `compare --cell lstm` fail."""
+
+    def wrong(*args, **kwargs):
+        dx, dh0, dc0, dk, drk, db = backward(*args, **kwargs)
+        return dx, dh0, dc0, dk, drk * 1.01, db
+
+    backward = tf_ops.lstm_backward
+    monkeypatch.setattr(tf_ops, "lstm_backward", wrong)
+    argv = ["compare", "--cell", "lstm", "--mode", "eager", "--no-timing"]
+    code, out, _ = _run(argv, capsys)
+    assert code == 1
+    assert re.search(r"^d_recurrent_kernel .* NO$", out, re.M), out
+
+
+@pytest.mark.parametrize(
+    "flag", ["--recurrent-activation=tanh", "--unit-forget-bias",
+             "--no-unit-forget-bias", "--use-cudnn=auto"],
+)  # fmt: skip
+def test_lstm_arguments_without_cell_lstm_are_one_line(flag, capsys):
+    """SimpleRNN has no recurrent_activation, unit_forget_bias or
+    use_cudnn: one line on stderr naming the flag and --cell lstm, exit 2,
+    before Keras loads."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare", "--cell", "rnn", flag])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1, err
+    name = flag.split("=")[0].removeprefix("--").removeprefix("no-")
+    assert err.startswith("keras-scratch-rnn compare: error: argument --")
+    assert name in err and err.rstrip().endswith("add --cell lstm"), err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--cell", "all", "compare"], "compare takes one cell"),
+        (["--cell", "all", "explain"], "explain takes one cell"),
+        (["--cell", "rnn", "docs", "--check"], "not docs"),
+    ],
+)
+def test_cell_where_it_does_not_apply_is_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_cell_before_the_command_reaches_compare(monkeypatch, capsys):
+    """`--cell lstm compare` is `compare --cell lstm`, as `--backend`."""
+    seen = []
+    monkeypatch.setattr(
+        parity,
+        "check_config",
+        lambda config, units, cell: seen.append(cell) or "stop here",
+    )
+    with pytest.raises(SystemExit):
+        cli.main(["--cell", "lstm", "compare", "--no-timing"])
+    assert seen == ["lstm"]
+    assert "keras.layers.LSTM refuses" in capsys.readouterr().err
+
+
+def test_use_cudnn_true_without_a_gpu_is_refused(capsys):
+    """keras.layers.LSTM(use_cudnn=True) raises when called without a GPU
+    (ScratchLSTM runs): nothing to compare with, one message."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("LSTM runs use_cudnn=True with a GPU")
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["compare", "--cell", "lstm", "--use-cudnn", "true"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert "keras.layers.LSTM refuses this configuration" in err
+    assert "use_cudnn=True was specified" in err
+    assert "\x1b[" not in err and "Traceback" not in err
+
+
 def test_gradflow_table_and_plot(tmp_path, capsys):
     path = tmp_path / "gradflow.png"
-    argv = ["gradflow", "--lengths", "5", "40", "--scales", "0.5", "3"]
-    code, out, _ = _run([*argv, "--plot", str(path)], capsys)
+    argv = ["gradflow", "--cell", "rnn", "--lengths", "5", "40"]
+    argv += ["--scales", "0.5", "3", "--plot", str(path)]
+    code, out, _ = _run(argv, capsys)
     assert code == 0
-    assert "scale 0.5: vanishes" in out and "scale 3: explodes" in out
+    assert "scale 0.5, T = 40: RNN dh vanishes" in out
+    assert "scale 3, T = 40: RNN dh explodes" in out
+    assert "LSTM" not in out
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size < 200_000
 
@@ -526,3 +672,18 @@ def test_missing_matplotlib_is_a_clear_message(
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert "matplotlib" in err and "Traceback" not in err
+
+
+def test_explain_an_lstm_argument_needs_cell_lstm(capsys):
+    """An LSTM-only argument without `--cell lstm`: a one-line hint, no
+    TensorFlow; with it, the topic (text only: no demonstration run)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["explain", "unit_forget_bias"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        "add --cell lstm (explain --cell lstm unit_forget_bias)"
+    ), err
+    assert cli.main(["--cell", "lstm", "explain"]) == 0
+    overview = capsys.readouterr().out
+    assert "unit_forget_bias" in overview and "recurrent_activation" in overview

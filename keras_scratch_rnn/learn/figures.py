@@ -4,7 +4,8 @@
 + b)` and marks where `return_sequences`, `return_state`, `go_backwards`,
 `stateful`, masking, dropout and the BPTT backward act. Needs matplotlib,
 imported only inside the function; `python -m keras_scratch_rnn docs`
-redraws `docs/images/unrolled.png`.
+redraws `docs/images/unrolled.png`. `japanese_font()` finds a font for
+figures with Japanese labels (`gradflow.plot(..., lang="ja")`).
 """
 
 import itertools
@@ -15,6 +16,32 @@ DROPOUT = "#d9822b"
 RECURRENT_DROPOUT = "#8e44ad"
 BACKWARD = "#c0392b"
 STATE = "#1f618d"
+# Fonts with Japanese glyphs that matplotlib may find (Linux, macOS,
+# Windows), in order of preference.
+JAPANESE_FONTS = (
+    "Noto Sans CJK JP",
+    "Noto Sans JP",
+    "IPAexGothic",
+    "IPAGothic",
+    "IPAPGothic",
+    "TakaoGothic",
+    "VL Gothic",
+    "Source Han Sans JP",
+    "Hiragino Sans",
+    "Hiragino Kaku Gothic ProN",
+    "Yu Gothic",
+    "Meiryo",
+    "MS Gothic",
+)
+
+
+def japanese_font():
+    """The name of a font with Japanese glyphs that matplotlib finds, or
+    None. Imports matplotlib's font manager (not TensorFlow)."""
+    from matplotlib import font_manager
+
+    found = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in JAPANESE_FONTS if name in found), None)
 
 
 def unrolled_figure(path, dpi=100):

@@ -410,10 +410,13 @@ def main_job(cells=("rnn", "lstm")):
     """Prints the parity table of `cells`; returns 0 if every row is within
     tolerance."""
     shape = DEFAULT_SHAPE
+    pairs = {
+        "rnn": "ScratchRNN vs keras.layers.SimpleRNN (cell rnn)",
+        "lstm": "ScratchLSTM vs keras.layers.LSTM (cell lstm)",
+    }
     print(
-        "ScratchRNN vs keras.layers.SimpleRNN (cell rnn), ScratchLSTM vs "
-        "keras.layers.LSTM (cell lstm),\nhandwritten BPTT vs Keras's "
-        "autodiff: same weights, same inputs, "
+        ", ".join(pairs[cell] for cell in cells) + ",\nhandwritten BPTT vs "
+        "Keras's autodiff: same weights, same inputs, "
         f"N={shape['N']} T={shape['T']} D={shape['D']} H={shape['H']}, "
         "float32.\nColumns are the largest scaled difference "
         "max|a-b| / max(1, max|b|) of the outputs (and final\nstates) and "

@@ -1,0 +1,219 @@
+"""`gradflow` for the LSTM: how far back its gradient reaches, next to the
+RNN's (the book's chapter 6 argument, measured)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from keras_scratch_rnn import cli, reference
+from keras_scratch_rnn.learn import figures, gradflow
+from keras_scratch_rnn.tolerances import GRADFLOW_RTOL
+
+PNG = b"\x89PNG\r\n\x1a\n"
+# T = 101: t = 0 is 100 steps back from the loss on h_{T-1}.
+T_100_BACK = 101
+# With the standard initializers (glorot_uniform kernel, orthogonal
+# recurrent kernel, zero bias, unit_forget_bias=True), |dL/dh_0| of the LSTM
+# is at least this many times the RNN's, 100 steps back (measured 1.4e4 to
+# 5.6e5 over seeds 0-9: the LSTM shrinks by about 0.79 per step, the RNN
+# by about 0.72).
+LSTM_OVER_RNN = 1e3
+# ... and unit_forget_bias=True makes it this many times larger than
+# unit_forget_bias=False (f near 0.73 instead of 0.5; measured 1.4e13 to
+# 4.7e13).
+FORGET_BIAS_GAIN = 1e10
+SEEDS = (0, 1, 2)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_lstm_gradient_reaches_further_than_the_rnns(seed):
+    """The book's argument: through c (dc_prev = ds * f: no matmul, no
+    tanh') the gradient survives longer. Before training it still vanishes
+    (f is near 0.73), but 100 steps back the LSTM's |dL/dh_t| is more than
+    LSTM_OVER_RNN times the RNN's, and its |dL/dc_t| stays above 1e-3 of its
+    start for more steps than the RNN's |dL/dh_t|."""
+    rnn = gradflow.gradient_norms(T_100_BACK, 1.0, seed=seed)
+    lstm = gradflow.lstm_gradient_norms(T_100_BACK, 1.0, seed=seed)
+    assert rnn[-1] == pytest.approx(1.0) == lstm.h[-1]
+    assert lstm.h[0] > LSTM_OVER_RNN * rnn[0], (lstm.h[0], rnn[0])
+    assert lstm.c[0] > LSTM_OVER_RNN * rnn[0]
+    rnn_kind, rnn_reach = gradflow.verdict(rnn)
+    c_kind, c_reach = gradflow.verdict(lstm.c)
+    assert rnn_kind == c_kind == "vanishes"  # both, before training
+    assert c_reach >= rnn_reach + 5, (c_reach, rnn_reach)
+    assert gradflow.rate(lstm.c) > gradflow.rate(rnn) + 0.03
+
+
+def test_unit_forget_bias_is_what_keeps_it():
+    """Without unit_forget_bias the forget gate starts near 0.5, and the
+    LSTM's gradient 100 steps back is FORGET_BIAS_GAIN times smaller, below
+    the RNN's: the LSTM's advantage at initialization is the forget bias."""
+    with_bias = gradflow.lstm_gradient_norms(T_100_BACK, 1.0)
+    without = gradflow.lstm_gradient_norms(
+        T_100_BACK, 1.0, unit_forget_bias=False
+    )
+    rnn = gradflow.gradient_norms(T_100_BACK, 1.0)
+    sigmoid_1 = 1 / (1 + np.exp(-1))
+    assert with_bias.forget == pytest.approx(sigmoid_1, abs=0.02)
+    assert without.forget == pytest.approx(0.5, abs=0.02)
+    assert with_bias.h[0] > FORGET_BIAS_GAIN * without.h[0]
+    assert without.h[0] < rnn[0]
+
+
+def test_the_path_through_c_does_not_explode():
+    """Wh = 3 x orthogonal: the RNN's gradient explodes (over 1e3 times its
+    start); the LSTM's, which goes back through c multiplied by f < 1 and
+    never by Wh, grows only where dh feeds ds (measured 2.2 times its
+    start at most) and then shrinks."""
+    T = 40
+    rnn = gradflow.gradient_norms(T, 3.0)
+    lstm = gradflow.lstm_gradient_norms(T, 3.0)
+    assert gradflow.verdict(rnn)[0] == "explodes"
+    for norms in (lstm.h, lstm.c):
+        assert gradflow.verdict(norms)[0] != "explodes"
+        assert gradflow.relative(norms).max() < 10
+
+
+def test_lstm_norms_are_the_books_backward():
+    """|dL/dh_t| and |dL/dc_t| (the book's ds) equal those of the NumPy
+    reference's LSTM.backward loop (chapter 6), in float64."""
+    T, scale = 12, 0.9
+    flow = gradflow.lstm_gradient_norms(T, scale)
+    x, _, _, kernel, recurrent, bias, g = gradflow.lstm_problem(T, scale)
+    lstm = reference.TimeLSTM(
+        *reference.keras_to_book_lstm(kernel, recurrent, bias)
+    )
+    lstm.forward(x)
+    dh, dc = g, np.zeros_like(g)
+    h_norms, c_norms = [], []
+    for t in reversed(range(T)):
+        layer = lstm.layers[t]
+        *_, o, c_next = layer.cache
+        ds = dc + dh * o * (1 - np.tanh(c_next) ** 2)  # as LSTM.backward
+        h_norms.append(np.linalg.norm(dh))
+        c_norms.append(np.linalg.norm(ds))
+        _, dh, dc = layer.backward(dh, dc)
+    np.testing.assert_allclose(flow.h, h_norms[::-1], rtol=GRADFLOW_RTOL)
+    np.testing.assert_allclose(flow.c, c_norms[::-1], rtol=GRADFLOW_RTOL)
+    forget = np.mean([layer.cache[4] for layer in lstm.layers])
+    assert flow.forget == pytest.approx(forget, rel=1e-12)
+
+
+def test_problems_draw_as_kerass_default_initializers():
+    """Scale 1 is SimpleRNN's and LSTM's default initialization: kernel
+    within glorot_uniform's limit, recurrent kernel with orthonormal rows
+    (orthogonal), zero bias but the forget gate's ones."""
+    H, D = 16, 4
+    x, h0, kernel, recurrent, bias, g = gradflow.problem(7, 1.0)
+    assert np.abs(kernel).max() <= np.sqrt(6 / (D + H))
+    np.testing.assert_allclose(recurrent @ recurrent.T, np.eye(H), atol=1e-12)
+    assert not bias.any() and not h0.any()
+    assert np.linalg.norm(g) == pytest.approx(1.0)
+    lx, lh0, lc0, lkernel, lrecurrent, lbias, lg = gradflow.lstm_problem(7, 2.0)
+    np.testing.assert_array_equal(lx, x)  # the same inputs and g as the RNN
+    np.testing.assert_array_equal(lg, g)
+    assert lkernel.shape == (D, 4 * H) and lrecurrent.shape == (H, 4 * H)
+    assert np.abs(lkernel).max() <= np.sqrt(6 / (D + 4 * H))
+    np.testing.assert_allclose(
+        lrecurrent @ lrecurrent.T, 4 * np.eye(H), atol=1e-12
+    )  # scale 2: rows of norm 2
+    np.testing.assert_array_equal(
+        lbias, np.r_[np.zeros(H), np.ones(H), np.zeros(2 * H)]
+    )
+    assert not lh0.any() and not lc0.any()
+
+
+def test_verdict_and_rate_count_from_the_start():
+    """Relative to the value at t = T-1, whatever it is: a norm halving at
+    each step back from 3 is above 1e-3 of its start for 9 steps."""
+    norms = 3 * 0.5 ** np.arange(14, -1, -1)  # t = 0..14, 3 at t = T-1
+    assert gradflow.verdict(norms) == ("vanishes", 9)
+    assert gradflow.rate(norms) == pytest.approx(0.5)
+    assert gradflow.verdict(2.0 ** np.arange(0, 15)) == ("vanishes", 9)
+    assert gradflow.verdict(2.0 ** np.arange(14, -1, -1)) == ("explodes", 10)
+    assert gradflow.verdict(np.ones(5)) == ("within", 4)
+
+
+def _reach(out, curve):
+    """The steps back `curve` stays above 1e-3 of its start, as printed."""
+    match = re.search(
+        rf"{curve} vanishes: above 0\.001 of its start up to (\d+) steps",
+        out.replace("\n", " "),
+    )
+    assert match, (curve, out)
+    return int(match[1])
+
+
+def test_cli_prints_both_cells_and_draws_them(tmp_path, capsys):
+    """`gradflow` (default --cell all): a row per cell and gradient, how
+    far back each stays above 1e-3 of its start, the ratio at t = 0, and
+    one figure with both cells."""
+    path = tmp_path / "gradflow.png"
+    argv = ["gradflow", "--lengths", "5", str(T_100_BACK), "--scales", "1"]
+    assert cli.main([*argv, "--plot", str(path)]) == 0
+    out = capsys.readouterr().out
+    text = out.replace("\n", " ")  # the sentences, unwrapped
+    for curve in ("RNN dh", "LSTM dh", "LSTM dc"):
+        assert re.search(rf"^1 +{T_100_BACK} +{curve} ", out, re.M), curve
+    assert _reach(out, "LSTM dc") >= _reach(out, "RNN dh") + 5
+    ratio = re.search(r"At t = 0 the LSTM's dh is (\S+) times the RNN's", text)
+    assert ratio and float(ratio[1]) > LSTM_OVER_RNN
+    assert "Mean forget gate f = 0.73" in text
+    assert "truncated BPTT" in text and "dc_{t-1} = ds * f" in text
+    assert out.rstrip().endswith(f"Saved the plot to {path}")
+    data = path.read_bytes()
+    assert data[:8] == PNG and len(data) < 250_000
+
+
+def test_cli_one_cell(capsys):
+    argv = ["gradflow", "--lengths", "30", "--scales", "1", "--units", "8"]
+    assert cli.main([*argv, "--cell", "lstm"]) == 0
+    out = capsys.readouterr().out
+    assert "LSTM dh" in out and "LSTM dc" in out
+    assert "RNN dh" not in out and "At t = 0" not in out
+    assert "units=8" in out
+    assert cli.main([*argv, "--cell", "rnn"]) == 0
+    out = capsys.readouterr().out
+    assert "RNN dh" in out and "LSTM" not in out
+
+
+def test_cli_in_japanese(capsys):
+    argv = ["gradflow", "--lengths", "40", "--scales", "1", "--lang", "ja"]
+    assert cli.main(argv) == 0
+    out = re.sub(r"\s+", "", capsys.readouterr().out)  # wrapped anywhere
+    assert "RNNdhは消失:最初の値の0.001倍を上回るのは" in out
+    assert "忘却ゲートfの平均は0.73。" in out
+    assert "t=0でLSTMのdhはRNNの" in out
+    assert "TruncatedBPTT" in out
+
+
+def test_japanese_plot_without_a_japanese_font_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(figures, "japanese_font", lambda: None)
+    path = tmp_path / "g.png"
+    argv = ["gradflow", "--lang", "ja", "--plot", str(path)]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.count("\n") == 1 and "Japanese glyphs" in err, err
+    assert not path.exists()
+    with pytest.raises(ValueError, match="Japanese glyphs"):
+        gradflow.plot([], path, lang="ja")
+
+
+def test_japanese_plot(tmp_path):
+    if figures.japanese_font() is None:
+        pytest.skip("no font with Japanese glyphs (e.g. fonts-noto-cjk)")
+    results = gradflow.run((12,), (1.0, 3.0))
+    path = gradflow.plot(results, tmp_path / "ja.png", lang="ja")
+    assert path.read_bytes()[:8] == PNG
+
+
+def test_bad_cells_and_languages():
+    with pytest.raises(ValueError, match="`cells`"):
+        gradflow.run((5,), (1.0,), cells=("gru",))
+    with pytest.raises(ValueError, match="`lang`"):
+        gradflow.plot([], "unused.png", lang="fr")
