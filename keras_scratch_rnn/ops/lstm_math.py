@@ -74,26 +74,30 @@ def per_gate(m):
     return m is not None and len(m.shape) == 3
 
 
-def project(xp, v, W, m):
+def project(xp, v, W, m, gates=4):
     """v W for rows of v `(rows, K)`, as the gates see v: through the
-    dropout mask `m` (`None`, `(rows, K)`, or `(rows, 4, K)`, one per gate).
-    Returns `(rows, 4H)`."""
+    dropout mask `m` (`None`, `(rows, K)`, or `(rows, gates, K)`, one per
+    gate of the `gates` whose columns `W` holds side by side).
+    Returns `(rows, gates * H)`."""
     if m is None:
         return xp.matmul(v, W)  # v W
     if not per_gate(m):
         return xp.matmul(v * m, W)  # (v * m) W
     return xp.concat(
-        [xp.matmul(v * m[:, k], W_k) for k, W_k in enumerate(xp.split(W, 4))]
+        [
+            xp.matmul(v * m[:, k], W_k)
+            for k, W_k in enumerate(xp.split(W, gates))
+        ]
     )  # gate k: (v * m_k) W_k
 
 
-def project_input_gradient(xp, dA, W, m):
+def project_input_gradient(xp, dA, W, m, gates=4):
     """dL/dv of `project`: dA W^T, through the masks."""
     if m is None:
         return xp.matmul_tb(dA, W)  # dv = dA W^T
     if not per_gate(m):
         return xp.matmul_tb(dA, W) * m  # dv = (dA W^T) * m
-    parts = zip(xp.split(dA, 4), xp.split(W, 4))
+    parts = zip(xp.split(dA, gates), xp.split(W, gates))
     dv = None
     for k, (dA_k, W_k) in enumerate(parts):
         dv_k = xp.matmul_tb(dA_k, W_k) * m[:, k]  # dv = sum_k (dA_k W_k^T) m_k
@@ -101,7 +105,7 @@ def project_input_gradient(xp, dA, W, m):
     return dv
 
 
-def project_weight_gradient(xp, v, dA, m):
+def project_weight_gradient(xp, v, dA, m, gates=4):
     """dL/dW of `project`, summed over the rows: v^T dA, v through the
     masks."""
     if m is None:
@@ -111,7 +115,7 @@ def project_weight_gradient(xp, v, dA, m):
     return xp.concat(
         [
             xp.matmul_ta(v * m[:, k], dA_k)  # dW_k = (v * m_k)^T dA_k
-            for k, dA_k in enumerate(xp.split(dA, 4))
+            for k, dA_k in enumerate(xp.split(dA, gates))
         ]
     )
 
