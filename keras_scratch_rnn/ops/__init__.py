@@ -7,9 +7,11 @@ through time, walking the steps in reverse order. `scratch_rnn` joins the
 two as a custom gradient, so the backend never differentiates through the
 loop. `rnn_step` is the book's single `RNN` step with its own backward. The
 LSTM of the book's chapter 6 has the same four: `lstm_forward`,
-`lstm_backward`, `scratch_lstm`, `lstm_step`.
+`lstm_backward`, `scratch_lstm`, `lstm_step`; the GRU of its appendix too
+(`gru_*`, `scratch_gru`, in Keras's form: backends add them one by one).
 
-The equations are written once, in `rnn_math` and `lstm_math`; each backend
+The equations are written once, in `rnn_math`, `lstm_math` and
+`gru_math`; each backend
 module
 (`tensorflow`, `jax`, `torch`) supplies the time loop, the custom-gradient
 glue and its own speed tricks, and takes the backend's native tensors. The
@@ -18,6 +20,7 @@ functions here call the module of `keras.backend.backend()`.
 
 import importlib
 
+from keras_scratch_rnn.ops.gru_math import GRUOptions
 from keras_scratch_rnn.ops.lstm_math import LSTMOptions
 from keras_scratch_rnn.ops.rnn_math import (
     HANDWRITTEN_ACTIVATIONS,
@@ -28,16 +31,21 @@ from keras_scratch_rnn.ops.rnn_math import (
 __all__ = [
     "BACKENDS",
     "HANDWRITTEN_ACTIVATIONS",
+    "GRUOptions",
     "LSTMOptions",
     "Masks",
     "RNNOptions",
     "backend_module",
+    "gru_backward",
+    "gru_forward",
+    "gru_step",
     "lstm_backward",
     "lstm_forward",
     "lstm_step",
     "rnn_backward",
     "rnn_forward",
     "rnn_step",
+    "scratch_gru",
     "scratch_lstm",
     "scratch_rnn",
 ]
@@ -388,4 +396,189 @@ def lstm_step(
     options = _lstm_options(activation, recurrent_activation, False, False)
     return backend_module().lstm_step(
         x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks, options
+    )
+
+
+def _gru_options(
+    activation, recurrent_activation, reset_after, zero_output_for_mask,
+    unroll, return_sequences=True,
+):  # fmt: skip
+    return GRUOptions(
+        activation=activation,
+        zero_output_for_mask=zero_output_for_mask,
+        unroll=unroll,
+        return_sequences=return_sequences,
+        recurrent_activation=recurrent_activation,
+        reset_after=reset_after,
+    )
+
+
+def gru_forward(
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """Forward pass of the GRU over a whole sequence, in Keras's form.
+
+    The gates sit side by side in the order z, r, h, and `h_t = z * h_{t-1}
+    + (1 - z) * hh` (Keras's convention; the book's z is Keras's `1 - z`).
+
+    Args:
+        x: Inputs, shape `(N, T, D)`.
+        h0: Initial state `h_{-1}`, shape `(N, H)`.
+        kernel: `Wx`, shape `(D, 3H)`.
+        recurrent_kernel: `Wh`, shape `(H, 3H)`.
+        bias: `(2, 3H)` (input and recurrent biases) with `reset_after`,
+            else `(3H,)`; or `None`.
+        mask: Boolean `(N, T)`, `False` at padded steps, or `None`.
+        input_dropout_mask: Multiplier of every `x_t`: `(N, D)`, or
+            `(N, 3, D)`, one per gate, or `None`.
+        recurrent_dropout_mask: Multiplier of every `h_{t-1}` as it enters
+            `Wh`: `(N, H)` or `(N, 3, H)`, or `None`.
+        activation: Of the candidate `hh`; `"tanh"`, `"sigmoid"`,
+            `"relu"`, `"linear"`, or a callable `(N, H) -> (N, H)`.
+        recurrent_activation: Of the gates z, r; the same choices.
+        reset_after: `True`: `hh = act(X_h + r * (h_{t-1} Wh_h + b_h))`;
+            `False`: `hh = act(X_h + (r * h_{t-1}) Wh_h)` (the book's).
+        zero_output_for_mask, unroll: As in `rnn_forward`.
+
+    Returns:
+        `(outputs, hs, saved, pre)`: the outputs `y_t` and the states `h_t`,
+        `(N, T, H)` (the same tensor without a mask); what the backward
+        needs, `z, r, hh` (and `h_{t-1} Wh_h + b_h` with `reset_after`)
+        side by side, `(N, T, 3H)` or `(N, T, 4H)`; the pre-activations
+        `(N, T, 3H)` for callable activations, else `None`.
+    """
+    masks = Masks(mask, input_dropout_mask, recurrent_dropout_mask)
+    options = _gru_options(
+        activation, recurrent_activation, reset_after, zero_output_for_mask,
+        unroll,
+    )  # fmt: skip
+    return backend_module().gru_forward(
+        x, h0, kernel, recurrent_kernel, bias, masks, options
+    )
+
+
+def gru_backward(
+    d_outputs,
+    dh_last,
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    hs,
+    saved,
+    pre=None,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+    zero_output_for_mask=False,
+    unroll=False,
+):
+    """Handwritten backpropagation through time for the GRU.
+
+    Args:
+        d_outputs: dL/dy_t for every step, `(N, T, H)`.
+        dh_last: dL/dh_{T-1} from outside, `(N, H)`.
+        x, h0, kernel, recurrent_kernel, bias: As given to `gru_forward`
+            (`bias` only tells whether there is one, and its form).
+        hs, saved, pre: As returned by `gru_forward`.
+        mask, input_dropout_mask, recurrent_dropout_mask, activation,
+        recurrent_activation, reset_after, zero_output_for_mask, unroll:
+            As given to `gru_forward`.
+
+    Returns:
+        `(dx, dh0, dkernel, drecurrent_kernel, dbias)`, `dbias` shaped like
+        `bias` (`None` without one).
+    """
+    masks = Masks(mask, input_dropout_mask, recurrent_dropout_mask)
+    options = _gru_options(
+        activation, recurrent_activation, reset_after, zero_output_for_mask,
+        unroll,
+    )  # fmt: skip
+    return backend_module().gru_backward(
+        d_outputs, None, dh_last, x, h0, kernel, recurrent_kernel, bias, hs,
+        saved, pre, masks, options,
+    )  # fmt: skip
+
+
+def scratch_gru(
+    x,
+    h0,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    mask=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+    zero_output_for_mask=False,
+    unroll=False,
+    return_sequences=True,
+):
+    """`gru_forward` whose gradient is `gru_backward`, as a custom gradient
+    of the backend. Pass tensors, not Keras variables.
+
+    Args: as `gru_forward`, plus
+        return_sequences: If `False`, return the last output `(N, H)` only.
+
+    Returns:
+        `(outputs, h_last)`.
+    """
+    masks = Masks(mask, input_dropout_mask, recurrent_dropout_mask)
+    options = _gru_options(
+        activation, recurrent_activation, reset_after, zero_output_for_mask,
+        unroll, return_sequences,
+    )  # fmt: skip
+    return backend_module().scratch_gru(
+        x, h0, kernel, recurrent_kernel, bias, masks, options
+    )
+
+
+def gru_step(
+    x,
+    h_prev,
+    kernel,
+    recurrent_kernel,
+    bias=None,
+    input_dropout_mask=None,
+    recurrent_dropout_mask=None,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+):
+    """One GRU step (Keras's form), with its handwritten backward.
+
+    Args:
+        x: `x_t`, shape `(N, D)`.
+        h_prev: `h_{t-1}`, shape `(N, H)`.
+        kernel, recurrent_kernel, bias: As in `gru_forward`.
+        input_dropout_mask, recurrent_dropout_mask, activation,
+        recurrent_activation, reset_after: As in `gru_forward`.
+
+    Returns:
+        `h_next`, shape `(N, H)`.
+    """
+    masks = Masks(None, input_dropout_mask, recurrent_dropout_mask)
+    options = _gru_options(
+        activation, recurrent_activation, reset_after, False, False
+    )
+    return backend_module().gru_step(
+        x, h_prev, kernel, recurrent_kernel, bias, masks, options
     )
