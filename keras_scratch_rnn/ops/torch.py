@@ -36,7 +36,7 @@ import types
 import torch
 from torch.autograd.function import once_differentiable
 
-from keras_scratch_rnn.ops import lstm_math, rnn_math
+from keras_scratch_rnn.ops import gru_math, lstm_math, rnn_math
 from keras_scratch_rnn.ops.rnn_math import Masks
 
 
@@ -670,4 +670,313 @@ def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
     return _LSTMStep.apply(
         x, h_prev, c_prev, kernel, recurrent_kernel, bias,
         masks.input_dropout, masks.recurrent_dropout, options,
+    )  # fmt: skip
+
+
+# --- the GRU ------------------------------------------------------------------
+# The same loops, layout and glue for the GRU of the book's appendix, in
+# Keras's two forms (`gru_math`; `options.reset_after`). The loops carry h
+# forward and dh backward. Hoisted, as the LSTM: the input projection
+# `x_t Wx + b_x` of every step is one matmul over the N * T rows before the
+# forward loop, and `dx`, `dWx`, `dWh`, `db` are single matmuls over the
+# N * T rows after the backward loop (`gru_math.weight_gradients`). Inputs
+# and dropout masks go through the LSTM's helpers (`_lstm_inputs`,
+# `_per_gate_rows`, `_row_masks`), which take the GRU's per-gate masks
+# `(N, 3, K)` as they take the LSTM's `(N, 4, K)`. Not timed yet against
+# keras.layers.GRU on this backend.
+#
+# Time-major: `hs` is a `(T + 1, N, H)` buffer, `hs[0] = h_{-1}` and
+# `hs[t + 1] = h_t`, so `hs[:-1]` holds the h_{t-1} that the weight
+# gradients pair with dX_t, a view. What the backward needs of each step
+# (`saved`: z, r, hh, and R_h with `reset_after`) is `(T, N, 3H)` or
+# `(T, N, 4H)`; without `reset_after` it is as wide as the input projection
+# and written over it, as the LSTM's gates: step t reads `x_t Wx + b_x`
+# from `saved[t]`, then writes z, r, hh there.
+
+
+def _gru_bias_gradient(db_x, db_h, use_bias, options):
+    """dL/dbias shaped like Keras's bias: `(2, 3H)` with `reset_after`
+    (rows b_x, b_h), else `(3H,)`; `None` without a bias."""
+    if not use_bias:
+        return None
+    return torch.stack([db_x, db_h]) if options.reset_after else db_x
+
+
+def _gru_forward_loop(xs, h0, kernel, recurrent_kernel, bias, masks, options):
+    """The recurrence over `xs`, as made by `_lstm_inputs`.
+
+    Returns `(hs, saved, outputs, pre, y_last, h_last)`, time-major: `hs
+    (T + 1, N, H)` (h_{-1}, then every h_t); `saved (T, N, 3H or 4H)`;
+    `outputs (T, N, H)` only with a mask and `options.return_sequences`
+    (without a mask they are `hs[1:]`); `pre (T, N, 3H)` only for callable
+    activations; the last output and state `(N, H)`.
+    """
+    T, N = xs.shape[:2]
+    H = h0.shape[-1]
+    m, r = _column_mask(masks.mask), masks.recurrent_dropout
+    b_x, b_h = gru_math.split_bias(bias, options)
+    X = gru_math.input_projection(
+        xp, _rows(xs), kernel, b_x, _per_gate_rows(masks, T)
+    )  # a new tensor: x_t Wx + b_x
+    X = X.view(T, N, -1)
+    width = (4 if options.reset_after else 3) * H
+    # Without reset_after, z, r, hh are written over x_t Wx + b_x.
+    saved = X if X.shape[-1] == width else X.new_empty((T, N, width))
+    hs = h0.new_empty((T + 1,) + h0.shape)
+    hs[0] = h0
+    keep_outputs = m is not None and options.return_sequences
+    outputs = h0.new_empty((T,) + h0.shape) if keep_outputs else None
+    pre = torch.empty_like(X) if options.keeps_pre else None
+    X_t, saved_t = _steps(X, T), _steps(saved, T)
+    outputs_t, pre_t = _steps(outputs, T), _steps(pre, T)
+    hs_t, m_t = _steps(hs[1:], T), _steps(m, T)
+    h, y = h0, None if m is None else torch.zeros_like(h0)
+    for t in range(T):
+        h, y, s, A = gru_math.step_forward(
+            xp, X_t[t], h, y, recurrent_kernel, b_h, r, m_t[t], options
+        )  # reads x_t Wx + b_x at X[t] ...
+        saved_t[t].copy_(s)  # ... then (maybe over it) writes z, r, hh
+        hs_t[t].copy_(h)
+        if keep_outputs:
+            outputs_t[t].copy_(y)
+        if pre is not None:
+            pre_t[t].copy_(A)
+    return hs, saved, outputs, pre, y, h
+
+
+def _gru_backward_loop(d_outputs, d_last, dh_last, h_prev, saved, pre,
+                       recurrent_kernel, m, r, options):  # fmt: skip
+    """The reverse recurrence, without the weight gradients.
+
+    `d_outputs` (batch-major `(N, T, H)`, dL/dy_t for every t), `d_last`
+    (`(N, H)`, dL/dy_{T-1} alone) and `dh_last` may each be `None`.
+    `h_prev` is time-major `(T, N, H)`, the h_{t-1}. Returns `(dXs, dh0)`:
+    dL/dX_t of every step `(T, N, 3H)` (the gates' `dt`, X_t = x_t Wx +
+    b_x) and dL/dh_{-1}.
+    """
+    T, N, H = h_prev.shape
+    zeros = torch.zeros_like(h_prev[0])
+    if d_outputs is None and d_last is None:
+        d_last = zeros  # no output gradient: zeros
+    dh = zeros if dh_last is None else dh_last
+    if m is None:  # y_{T-1} = h_{T-1}: one gradient
+        dh, dy_next = (dh if d_last is None else dh + d_last), None
+    else:  # y_{T-1} may be an earlier step's: carried apart as `dy_next`
+        dy_next = d_last
+    dXs = h_prev.new_empty((T, N, 3 * H))
+    dXs_t, dy_t = _steps(dXs, T), _steps(_swap(d_outputs), T)
+    saved_t, pre_t, m_t = _steps(saved, T), _steps(pre, T), _steps(m, T)
+    h_prev_t = _steps(h_prev, T)
+    for t in reversed(range(T)):
+        dX, dh, dy_next = gru_math.step_backward(
+            xp, dh, dy_t[t], dy_next, saved_t[t], h_prev_t[t], pre_t[t],
+            recurrent_kernel, r, m_t[t], options,
+        )  # fmt: skip
+        dXs_t[t].copy_(dX)
+    return dXs, dh
+
+
+def _gru_backward(
+    d_outputs, d_last, dh_last, xs, h_prev, saved, pre, kernel,
+    recurrent_kernel, use_bias, masks, options, needs_dx=True,
+):  # fmt: skip
+    """`gru_backward` on time-major tensors: `xs` as `_lstm_inputs` made
+    it, `h_prev (T, N, H)` the h_{t-1}, `saved`, `pre` as
+    `_gru_forward_loop` returned them."""
+    r = masks.recurrent_dropout
+    dXs, dh0 = _gru_backward_loop(
+        d_outputs, d_last, dh_last, h_prev, saved, pre, recurrent_kernel,
+        _column_mask(masks.mask), r, options,
+    )  # fmt: skip
+    T = dXs.shape[0]
+    # The sums over t of the per-step weight gradients, hoisted: the rows
+    # of x_t, h_{t-1}, dX_t and the saved gates of every step, with their
+    # masks.
+    m_rows = _per_gate_rows(masks, T)
+    # Wx with no rows when dx is not wanted: dx = dX Wx^T has no columns.
+    # (Not through per-gate input masks: dx is multiplied by them.)
+    Wx = kernel if needs_dx or m_rows is not None else kernel[:0]
+    dx, dWx, dWh, db_x, db_h = gru_math.weight_gradients(
+        xp, _rows(xs), _rows(h_prev), _rows(dXs), _rows(saved), Wx, m_rows,
+        _row_masks(r, T), options,
+    )  # fmt: skip
+    db = _gru_bias_gradient(db_x, db_h, use_bias, options)
+    if not needs_dx:
+        return None, dh0, dWx, dWh, db
+    dx = _swap(dx.view(xs.shape))
+    if m_rows is None:  # through a single input mask
+        dx = rnn_math.sequence_inputs_backward(dx, masks)
+    return dx, dh0, dWx, dWh, db
+
+
+@torch.no_grad()
+def gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """Forward pass of the GRU: `ops.gru_forward`.
+
+    Runs without recording an autograd graph; to differentiate, use
+    `scratch_gru`.
+
+    Args:
+        x, h0: `(N, T, D)`, `(N, H)`.
+        kernel, recurrent_kernel: `(D, 3H)`, `(H, 3H)`, gates in Keras's
+            order z, r, h.
+        bias: `(2, 3H)` with `options.reset_after`, else `(3H,)`; or
+            `None`.
+        masks: A `Masks`; the dropout masks single or per gate.
+        options: A `GRUOptions` (`return_sequences` and `unroll` are
+            ignored).
+
+    Returns:
+        `(outputs, hs, saved, pre)`, batch-major (transposed views of
+        time-major buffers): `outputs`, `hs` `(N, T, H)` (`outputs` is `hs`
+        without a mask); `saved` `(N, T, 4H)` with `reset_after`, else
+        `(N, T, 3H)`; `pre` `(N, T, 3H)`, `None` unless an activation is a
+        callable.
+    """
+    options = dataclasses.replace(options, return_sequences=True)
+    hs, saved, outputs, pre, *_ = _gru_forward_loop(
+        _lstm_inputs(x, masks), h0, kernel, recurrent_kernel, bias, masks,
+        options,
+    )  # fmt: skip
+    hs = _swap(hs[1:])
+    outputs = hs if outputs is None else _swap(outputs)
+    return outputs, hs, _swap(saved), _swap(pre)
+
+
+@torch.no_grad()
+def gru_backward(
+    d_outputs, d_last, dh_last, x, h0, kernel, recurrent_kernel, bias, hs,
+    saved, pre, masks, options,
+):  # fmt: skip
+    """Backpropagation through time of the GRU: `ops.gru_backward`.
+
+    Args:
+        d_outputs: dL/dy_t for every step `(N, T, H)`, or `None`.
+        d_last: dL/dy_{T-1} alone `(N, H)` (the layer returned the last
+            output only), or `None`. Exactly one of the two is given.
+        dh_last: dL/dh_{T-1} from outside `(N, H)`, or `None` (zeros).
+        x, h0, kernel, recurrent_kernel, masks, options: As given to
+            `gru_forward`; `bias` only tells whether there is one.
+        hs, saved, pre: As returned by `gru_forward`.
+
+    Returns:
+        `(dx, dh0, dkernel, drecurrent_kernel, dbias)`, `dbias` shaped like
+        `bias` (`None` without one).
+    """
+    h_prev = torch.cat([h0[None], _swap(hs)[:-1]])  # h_{t-1}, time-major
+    return _gru_backward(
+        d_outputs, d_last, dh_last, _lstm_inputs(x, masks), h_prev,
+        _swap(saved), _swap(pre), kernel, recurrent_kernel, bias is not None,
+        masks, options,
+    )  # fmt: skip
+
+
+class _ScratchGRU(torch.autograd.Function):
+    """`gru_forward` (the outputs chosen by `return_sequences`, and the
+    final state) whose gradient is `gru_backward`."""
+
+    @staticmethod
+    def forward(ctx, x, h0, kernel, recurrent_kernel, bias, *masks_options):
+        *masks, options = masks_options
+        masks = Masks(*masks)
+        xs = _lstm_inputs(x, masks)
+        hs, saved, outputs, pre, y_last, h_last = _gru_forward_loop(
+            xs, h0, kernel, recurrent_kernel, bias, masks, options
+        )
+        if not options.return_sequences:
+            out = y_last
+        else:
+            out = _swap(hs[1:] if outputs is None else outputs)
+        if out is h_last:  # unmasked, last output only: y_{T-1} = h_{T-1}
+            out = hs[-1]  # two outputs must be two tensors
+        ctx.options = options
+        ctx.use_bias = bias is not None
+        ctx.set_materialize_grads(False)  # an unused output's gradient: None
+        ctx.save_for_backward(xs, kernel, recurrent_kernel, hs, saved, pre,
+                              *masks)  # fmt: skip
+        return out, h_last
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, dh_last):
+        xs, kernel, recurrent_kernel, hs, saved, pre, *masks = ctx.saved_tensors
+        if ctx.options.return_sequences:
+            d_outputs, d_last = d_out, None
+        else:
+            d_outputs, d_last = None, d_out
+        needs = ctx.needs_input_grad
+        grads = _gru_backward(
+            d_outputs, d_last, dh_last, xs, hs[:-1], saved, pre, kernel,
+            recurrent_kernel, ctx.use_bias, Masks(*masks), ctx.options,
+            needs_dx=needs[0],
+        )  # fmt: skip
+        grads = [g if needed else None for g, needed in zip(grads, needs)]
+        return (*grads, None, None, None, None)  # no gradient for the masks
+
+
+def scratch_gru(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`gru_forward` whose gradient is `gru_backward`, by a
+    `torch.autograd.Function`.
+
+    Args: as `gru_forward`; `options.return_sequences` chooses the output.
+
+    Returns:
+        `(out, h_last)`: every output `(N, T, H)` (a transposed view), or
+        the last output `(N, H)` (with a mask, the last carried output y,
+        which may differ from `h_last`); and the final state `(N, H)`. The
+        masks are constants: they get no gradient.
+    """
+    return _ScratchGRU.apply(
+        x, h0, kernel, recurrent_kernel, bias, *Masks(*masks), options
+    )
+
+
+class _GRUStep(torch.autograd.Function):
+    """One GRU step, forward and handwritten backward."""
+
+    @staticmethod
+    def forward(ctx, x, h_prev, kernel, recurrent_kernel, bias, m, r,
+                options):  # fmt: skip
+        h_next, saved, A = gru_math.gru_step_forward(
+            xp, x, h_prev, kernel, recurrent_kernel, bias, m, r, options
+        )
+        ctx.options = options
+        ctx.use_bias = bias is not None
+        ctx.save_for_backward(
+            x, h_prev, saved, A, kernel, recurrent_kernel, m, r
+        )
+        return h_next
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dh_next):
+        x, h_prev, saved, A, kernel, recurrent_kernel, m, r = ctx.saved_tensors
+        # (dx, dh_prev, dWx, dWh) and (db_x, db_h):
+        *grads, db_x, db_h = gru_math.gru_step_backward(
+            xp, dh_next, x, h_prev, saved, A, kernel, recurrent_kernel, m, r,
+            ctx.options,
+        )  # fmt: skip
+        grads.append(_gru_bias_gradient(db_x, db_h, ctx.use_bias, ctx.options))
+        needs = ctx.needs_input_grad
+        grads = [g if needed else None for g, needed in zip(grads, needs)]
+        return (*grads, None, None, None)  # no gradient for the masks
+
+
+def gru_step(x, h_prev, kernel, recurrent_kernel, bias, masks, options):
+    """One GRU step (Keras's form), with its handwritten backward.
+
+    Args:
+        x, h_prev: `x_t (N, D)`, `h_{t-1} (N, H)`.
+        kernel, recurrent_kernel, bias: As in `gru_forward`.
+        masks: A `Masks`; its dropout masks (single or per gate) are
+            constants, its `mask` is not used.
+        options: A `GRUOptions`; only the activations and `reset_after` are
+            used.
+
+    Returns:
+        `h_next`, shape `(N, H)`.
+    """
+    return _GRUStep.apply(
+        x, h_prev, kernel, recurrent_kernel, bias, masks.input_dropout,
+        masks.recurrent_dropout, options,
     )  # fmt: skip
