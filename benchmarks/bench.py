@@ -1,4 +1,5 @@
-"""ScratchRNN vs keras.layers.SimpleRNN: speed and memory, side by side.
+"""ScratchRNN vs keras.layers.SimpleRNN (or ScratchLSTM vs keras.layers.LSTM):
+speed and memory, side by side.
 
 Every number comes from one run of this script: both layers get the same
 weights and inputs, and their timings are interleaved (a, b, a, b, ...) so
@@ -21,6 +22,12 @@ For each grid point (N, T, H; D = 32):
 
 Run: `python benchmarks/bench.py` (a few minutes on 2 cores), or
 `python benchmarks/bench.py --quick` for a tiny grid (seconds).
+
+`--cell lstm` does all of it for ScratchLSTM against keras.layers.LSTM
+instead (the default, `--cell rnn`, is ScratchRNN against SimpleRNN): the
+same grid, steps, interleaving and columns; the reference's columns are
+headed "keras" instead of "simple", and the roofline counts the four gates'
+matmuls, 6 N T (D + H) 4H FLOPs.
 
 `--backend jax` or `--backend torch` runs both layers on that Keras backend
 instead (KERAS_BACKEND is set before Keras is imported) and times, at the
@@ -59,7 +66,14 @@ BACKENDS = ("tensorflow", "jax", "torch")
 # picks its backend (KERAS_BACKEND) when it is first imported.
 keras = None
 tf = None  # TensorFlow, on the tensorflow backend only
-LAYERS = {}  # {"scratch": ScratchRNN, "simple": keras.layers.SimpleRNN}
+# {"scratch": ScratchRNN, "simple": keras.layers.SimpleRNN}, or with
+# `--cell lstm` {"scratch": ScratchLSTM, "keras": keras.layers.LSTM}: ours
+# first, then the reference (`REF`, the key of its columns).
+LAYERS = {}
+CELL = "rnn"
+REF = "simple"
+GATES = 1  # weight columns per unit: 4 for the LSTM (the roofline's FLOPs)
+CELLS = ("rnn", "lstm")
 
 
 def _import_tensorflow_quietly():
@@ -80,11 +94,11 @@ def _import_tensorflow_quietly():
         pass
 
 
-def load_backend(backend="tensorflow"):
+def load_backend(backend="tensorflow", cell="rnn"):
     """Imports Keras on `backend` (and TensorFlow for its path), and the
-    two layers into `LAYERS`. Keras is imported once per process: if it
-    already is, on another backend, this raises."""
-    global keras, tf
+    two layers of `cell` ("rnn" or "lstm") into `LAYERS`. Keras is imported
+    once per process: if it already is, on another backend, this raises."""
+    global keras, tf, CELL, REF, GATES
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = backend
         _import_tensorflow_quietly()  # Keras imports it on every backend
@@ -101,9 +115,17 @@ def load_backend(backend="tensorflow"):
         import tensorflow
 
         tf = tensorflow
-    from keras_scratch_rnn import ScratchRNN
+    from keras_scratch_rnn.tools.parity import CELLS as PARITY_CELLS
 
-    LAYERS.update(scratch=ScratchRNN, simple=keras.layers.SimpleRNN)
+    ours, theirs, GATES = PARITY_CELLS[cell]
+    CELL, REF = cell, "simple" if cell == "rnn" else "keras"
+    LAYERS.clear()
+    LAYERS.update({"scratch": ours, REF: theirs})
+
+
+def names():
+    """The class names of our layer and of the reference."""
+    return LAYERS["scratch"].__name__, LAYERS[REF].__name__
 
 
 def training_step(layer, x):
@@ -136,7 +158,7 @@ def make_pair(N, T, H, seed=0, return_sequences=True):
         layer = cls(H, return_sequences=return_sequences)
         layer.build(x.shape)
         pair[name] = layer
-    pair["simple"].set_weights(pair["scratch"].get_weights())
+    pair[REF].set_weights(pair["scratch"].get_weights())
     return pair, x
 
 
@@ -202,7 +224,7 @@ def time_fit(N, T, H, epochs, batches=4):
         )
         model.compile(optimizer="sgd", loss="mse")
         models[name] = model
-    models["simple"].set_weights(models["scratch"].get_weights())
+    models[REF].set_weights(models["scratch"].get_weights())
 
     def one_epoch(model):
         return lambda: model.fit(x, y, batch_size=N, epochs=1, verbose=0)
@@ -269,7 +291,7 @@ def peak_memory_mb(name, N, T, H):
     here = os.path.dirname(os.path.abspath(__file__))
     code = (
         f"import json, sys; sys.path.insert(0, {here!r}); import bench; "
-        "bench.load_backend('tensorflow'); "
+        f"bench.load_backend('tensorflow', {CELL!r}); "
         f"print(json.dumps(bench.training_peak_mb({name!r}, {N}, {T}, {H})))"
     )
     env = {**os.environ, "TF_CPU_ALLOCATOR_USE_BFC": "true"}
@@ -384,14 +406,14 @@ def main_native(args, grid, reps):
         "train = forward + backward, return_sequences=True, loss "
         "sum(y * y), gradients w.r.t. the input and the weights; "
         f"{NATIVE_DESCRIPTION[args.backend]}\n"
-        "speed-up = SimpleRNN time / ScratchRNN time (> 1: ScratchRNN "
-        "faster).\n"
+        f"speed-up = {names()[1]} time / {names()[0]} time (> 1: "
+        f"{names()[0]} faster).\n"
         "Not measured on this backend (TensorFlow only): last-output step, "
         "roofline, fit, memory.\n"
     )
     header = (
-        f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {'simple':>8} "
-        f"{'speed-up':>8} | {'fwd ms':>7} {'simple':>7} {'speed-up':>8}"
+        f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {REF:>8} "
+        f"{'speed-up':>8} | {'fwd ms':>7} {REF:>7} {'speed-up':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -407,15 +429,15 @@ def main_native(args, grid, reps):
             "H": H,
             "train": train,
             "forward": forward,
-            "train_speedup": train["simple"] / train["scratch"],
-            "forward_speedup": forward["simple"] / forward["scratch"],
+            "train_speedup": train[REF] / train["scratch"],
+            "forward_speedup": forward[REF] / forward["scratch"],
         }
         rows.append(row)
         print(
             f"{N:4d} {T:4d} {H:4d} | {train['scratch'] * 1e3:9.2f} "
-            f"{train['simple'] * 1e3:8.2f} {row['train_speedup']:8.2f} | "
+            f"{train[REF] * 1e3:8.2f} {row['train_speedup']:8.2f} | "
             f"{forward['scratch'] * 1e3:7.2f} "
-            f"{forward['simple'] * 1e3:7.2f} {row['forward_speedup']:8.2f}",
+            f"{forward[REF] * 1e3:7.2f} {row['forward_speedup']:8.2f}",
             flush=True,
         )
     print()
@@ -448,10 +470,18 @@ def main(argv=None):
         help="Keras backend to run both layers on (default tensorflow; "
         "jax and torch time the training step and the forward only)",
     )
+    parser.add_argument(
+        "--cell",
+        choices=CELLS,
+        default="rnn",
+        help="rnn: ScratchRNN vs SimpleRNN (default); lstm: ScratchLSTM vs "
+        "keras.layers.LSTM",
+    )
     args = parser.parse_args(argv)
     grid = QUICK_GRID if args.quick else GRID
     reps = args.reps or (3 if args.quick else 9)
-    load_backend(args.backend)  # only now: KERAS_BACKEND is read on import
+    # Only now: KERAS_BACKEND is read on import.
+    load_backend(args.backend, args.cell)
     if args.backend != "tensorflow":
         return main_native(args, grid, reps)
 
@@ -461,14 +491,14 @@ def main(argv=None):
         f"{os.cpu_count()} CPU cores; D={D}; medians of {reps} or more "
         f"interleaved runs (up to {MAX_REPS} for short steps); matmul peak "
         f"here {peak:.0f} GFLOP/s.\n"
-        "speed-up = SimpleRNN time / ScratchRNN time (> 1: ScratchRNN "
-        "faster); roofline = share of that matmul peak.\n"
+        f"speed-up = {names()[1]} time / {names()[0]} time (> 1: "
+        f"{names()[0]} faster); roofline = share of that matmul peak.\n"
     )
     header = (
-        f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {'simple':>8} "
+        f"{'N':>4} {'T':>4} {'H':>4} | {'train ms':>9} {REF:>8} "
         f"{'speed-up':>8} {'roofline':>8} | {'last':>8} | {'fwd ms':>7} "
-        f"{'simple':>7} {'speed-up':>8} | {'fit ep/s':>8} {'simple':>7} | "
-        f"{'mem MB':>7} {'simple':>7}"
+        f"{REF:>7} {'speed-up':>8} | {'fit ep/s':>8} {REF:>7} | "
+        f"{'mem MB':>7} {REF:>7}"
     )
     print(header)
     print("-" * len(header))
@@ -477,17 +507,17 @@ def main(argv=None):
         train, forward, last = time_steps(
             N, T, H, reps, 0.0 if args.quick else MIN_SECONDS
         )
-        flops = 6 * N * T * (D + H) * H
+        flops = 6 * N * T * (D + H) * GATES * H  # 4H columns: LSTM
         row = {
             "N": N,
             "T": T,
             "H": H,
             "train": train,
             "forward": forward,
-            "train_speedup": train["simple"] / train["scratch"],
-            "forward_speedup": forward["simple"] / forward["scratch"],
+            "train_speedup": train[REF] / train["scratch"],
+            "forward_speedup": forward[REF] / forward["scratch"],
             "last": last,
-            "last_speedup": last["simple"] / last["scratch"],
+            "last_speedup": last[REF] / last["scratch"],
             "roofline": flops / train["scratch"] / 1e9 / peak,
         }
         fit = None if args.no_fit else time_fit(N, T, H, max(3, reps // 2))
@@ -498,21 +528,21 @@ def main(argv=None):
         row["memory"] = memory
         rows.append(row)
         fit_text = (
-            f"{fit['scratch']:8.2f} {fit['simple']:7.2f}"
+            f"{fit['scratch']:8.2f} {fit[REF]:7.2f}"
             if fit
             else f"{'-':>8} {'-':>7}"
         )
         mem_text = (
-            f"{memory['scratch']:7.1f} {memory['simple']:7.1f}"
+            f"{memory['scratch']:7.1f} {memory[REF]:7.1f}"
             if memory
             else f"{'-':>7} {'-':>7}"
         )
         print(
             f"{N:4d} {T:4d} {H:4d} | {train['scratch'] * 1e3:9.2f} "
-            f"{train['simple'] * 1e3:8.2f} {row['train_speedup']:8.2f} "
+            f"{train[REF] * 1e3:8.2f} {row['train_speedup']:8.2f} "
             f"{row['roofline']:8.1%} | {row['last_speedup']:8.2f} | "
             f"{forward['scratch'] * 1e3:7.2f} "
-            f"{forward['simple'] * 1e3:7.2f} {row['forward_speedup']:8.2f} "
+            f"{forward[REF] * 1e3:7.2f} {row['forward_speedup']:8.2f} "
             f"| {fit_text} | {mem_text}",
             flush=True,
         )
@@ -521,8 +551,8 @@ def main(argv=None):
     )
     print(
         "\nper-timestep cost of a training step at tiny size (N=4, D=4, "
-        "H=8; slope between two lengths T): ScratchRNN "
-        f"{overhead['scratch']:.1f} us, SimpleRNN {overhead['simple']:.1f} us\n"
+        f"H=8; slope between two lengths T): {names()[0]} "
+        f"{overhead['scratch']:.1f} us, {names()[1]} {overhead[REF]:.1f} us\n"
     )
     for key, what in (
         ("train_speedup", "training step"),

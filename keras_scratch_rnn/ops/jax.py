@@ -26,7 +26,8 @@ Works eagerly and under `jax.jit`, in any float dtype.
 
 The book's LSTM (`lstm_math`) has the same four, `lstm_forward`,
 `lstm_backward`, `scratch_lstm` and `lstm_step`, in the last section: the
-same loops carrying (h, c) and (dh, dc), always hoisted.
+same loops carrying (h, c) and (dh, dc); the input projection per step,
+the weight gradients hoisted.
 """
 
 import dataclasses
@@ -361,12 +362,10 @@ _rnn_step.defvjp(_rnn_step_fwd, _rnn_step_bwd)
 # --- the LSTM -----------------------------------------------------------------
 # The same loops and glue for the book's LSTM (`lstm_math`): the forward
 # loop carries (h, c) (and the output y when masked), the backward loop
-# (dh, dc) (and dy). Both are hoisted whatever the batch: the input
-# projection `x_t Wx + b` of every step is one matmul over the N * T rows
-# before the forward loop, and the weight gradients and dx single matmuls
-# over the N * T rows after the backward loop, which carries only the
-# recurrence. The per-step way of the RNN (`PER_STEP_BATCH`) is not written
-# for the LSTM yet: its speed is unmeasured here.
+# (dh, dc) (and dy). The input projection `x_t Wx + b` is done step by step
+# inside the forward loop (`LSTM_PER_STEP_INPUT`); the weight gradients and
+# dx are single matmuls over the N * T rows after the backward loop, which
+# carries only the recurrence.
 
 
 def _row_masks(m, T, time_major):
@@ -390,27 +389,44 @@ def _lstm_inputs(x, masks):
     return _seen(x, masks._replace(input_dropout=None)), m
 
 
+# The input projection x_t Wx + b is done inside the forward loop, step by
+# step as the book's `LSTM.forward` does, not hoisted into one matmul over
+# the T * N rows: XLA's scan over the hoisted (T, N, 4H) array ran the
+# forward alone (`jax.jit` of a call) 1.3 to 4.5 times slower and the
+# training step 1.05 to 1.3 times slower (N x T x H = 32 x 200 x 32,
+# 256 x 200 x 32, 32 x 20 x 256, 256 x 20 x 256; D = 32; interleaved on a
+# loaded 2-core machine). The backward keeps its hoisted weight gradients.
+LSTM_PER_STEP_INPUT = True
+
+
 def _lstm_forward_loop(xs, h0, c0, kernel, recurrent_kernel, bias, m_in, m,
-                       r, options):  # fmt: skip
+                       r, options, residuals=True):  # fmt: skip
     """The recurrence over `xs (T, N, D)`, x_t as the kernel sees it, its
     per-gate input masks `m_in (N, 4, D)` or `None`.
 
-    Returns `(hs, cs, gates, outputs, pre, y_last)`, time-major `(T, N, .)`:
-    `outputs` only with a mask and `options.return_sequences` (else `None`:
-    without a mask they are `hs`), `pre` only for callable activations;
-    `y_last` is the last output `(N, H)`.
+    Returns `(hs, cs, gates, outputs, pre, y_last, h_last, c_last)`,
+    time-major `(T, N, .)`: `outputs` only with a mask and
+    `options.return_sequences` (else `None`: without a mask they are `hs`),
+    `pre` only for callable activations; `y_last` is the last output, and
+    `h_last`, `c_last` the final states `(N, H)`. Without `residuals` (no
+    backward follows), `cs`, `gates` and `pre` are `None`, and so is `hs`
+    unless it is the output.
     """
     T, N = xs.shape[:2]
-    # x_t Wx + b of every t, before the loop: (T * N, 4H) time-major rows
-    xa = lstm_math.input_projection(
-        xp, _rows(xs), kernel, bias, _row_masks(m_in, T, time_major=True)
-    )
-    xa = xa.reshape(T, N, xa.shape[-1])  # -1 fails at N = 0
+    if LSTM_PER_STEP_INPUT:
+        xa = xs  # x_t Wx + b inside the loop
+    else:  # x_t Wx + b of every t, before the loop: (T * N, 4H) rows
+        xa = lstm_math.input_projection(
+            xp, _rows(xs), kernel, bias, _row_masks(m_in, T, time_major=True)
+        )
+        xa = xa.reshape(T, N, xa.shape[-1])  # -1 fails at N = 0
     keep_outputs = m is not None and options.return_sequences
 
     def step(carry, inputs):
         h_prev, c_prev, y_prev = carry  # y_prev: masked runs only
         xa_t, m_t = inputs
+        if LSTM_PER_STEP_INPUT:  # as the book's LSTM.forward does
+            xa_t = lstm_math.input_projection(xp, xa_t, kernel, bias, m_in)
         h, c, y, gates, A = lstm_math.step_forward(
             xp, xa_t, h_prev, c_prev, y_prev, recurrent_kernel, r, m_t,
             options,
@@ -418,16 +434,22 @@ def _lstm_forward_loop(xs, h0, c0, kernel, recurrent_kernel, bias, m_in, m,
         if m_t is None:
             y = None  # y_t = h_t
         ys = (
-            h, c, gates, y if keep_outputs else None,
-            A if options.keeps_pre else None,
+            h if keep_hs else None, c if residuals else None,
+            gates if residuals else None, y if keep_outputs else None,
+            A if residuals and options.keeps_pre else None,
         )  # fmt: skip
         return (h, c, y), ys
 
+    # Only what is used is stacked: a call that is not differentiated keeps
+    # no cs, gates or pre (memory; its speed did not change measurably at
+    # N = 32 and 256, T = 200, H = 32, D = 32).
+    keep_hs = residuals or (m is None and options.return_sequences)
     y0 = None if m is None else jnp.zeros_like(h0)  # y_t is carried if masked
-    (h_last, _, y_last), (hs, cs, gates, outputs, pre) = _scan(
+    (h_last, c_last, y_last), (hs, cs, gates, outputs, pre) = _scan(
         step, (h0, c0, y0), (xa, m), options.unroll
     )
-    return hs, cs, gates, outputs, pre, h_last if m is None else y_last
+    y_last = h_last if m is None else y_last
+    return hs, cs, gates, outputs, pre, y_last, h_last, c_last
 
 
 def _lstm_backward_loop(
@@ -494,7 +516,7 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
     """
     options = dataclasses.replace(options, return_sequences=True)
     seen, m_in = _lstm_inputs(x, masks)
-    hs, cs, gates, outputs, pre, _ = _lstm_forward_loop(
+    hs, cs, gates, outputs, pre, *_ = _lstm_forward_loop(
         _time_major(seen), h0, c0, kernel, recurrent_kernel, bias, m_in,
         _column_mask(masks.mask), masks.recurrent_dropout, options,
     )  # fmt: skip
@@ -552,29 +574,40 @@ def scratch_lstm(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
 # As `_scratch_rnn`: the masks are ordinary arguments whose gradient is None.
 @functools.partial(jax.custom_vjp, nondiff_argnums=(7,))
 def _scratch_lstm(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
-    out, _ = _scratch_lstm_fwd(
-        x, h0, c0, kernel, recurrent_kernel, bias, masks, options
-    )
-    return out
+    # Not differentiated: the forward keeps nothing for a backward.
+    return _lstm_call(
+        x, h0, c0, kernel, recurrent_kernel, bias, masks, options, False
+    )[0]
 
 
-def _scratch_lstm_fwd(x, h0, c0, kernel, recurrent_kernel, bias, masks,
-                      options):  # fmt: skip
+def _lstm_call(x, h0, c0, kernel, recurrent_kernel, bias, masks, options,
+               residuals):  # fmt: skip
+    """`((out, h_last, c_last), (hs, cs, gates, pre))`, the latter `None`s
+    without `residuals`."""
     seen, m_in = _lstm_inputs(x, masks)
-    hs, cs, gates, outputs, pre, y_last = _lstm_forward_loop(
+    hs, cs, gates, outputs, pre, y_last, h_last, c_last = _lstm_forward_loop(
         _time_major(seen), h0, c0, kernel, recurrent_kernel, bias, m_in,
         _column_mask(masks.mask), masks.recurrent_dropout, options,
+        residuals,
     )  # fmt: skip
     if not options.return_sequences:
         out = y_last
     else:
         out = _time_major(hs if outputs is None else outputs)
+    return (out, h_last, c_last), (hs, cs, gates, pre)
+
+
+def _scratch_lstm_fwd(x, h0, c0, kernel, recurrent_kernel, bias, masks,
+                      options):  # fmt: skip
+    outs, (hs, cs, gates, pre) = _lstm_call(
+        x, h0, c0, kernel, recurrent_kernel, bias, masks, options, True
+    )
     # hs, cs, gates and pre stay time-major for the backward; the x the
     # kernel saw is recomputed there.
     residuals = (
         x, h0, c0, kernel, recurrent_kernel, bias, hs, cs, gates, pre, masks,
     )  # fmt: skip
-    return (out, hs[-1], cs[-1]), residuals
+    return outs, residuals
 
 
 def _scratch_lstm_bwd(options, residuals, cotangents):

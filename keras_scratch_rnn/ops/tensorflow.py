@@ -523,9 +523,30 @@ def rnn_step(x, h_prev, kernel, recurrent_kernel, bias, options):
 
 # --- the LSTM -----------------------------------------------------------------
 # The same loops and glue for the book's LSTM (`lstm_math`): the loops carry
-# (h, c) forward and (dh, dc) backward; the input projection before the
-# forward loop and the weight gradients after the backward loop are single
-# matmuls over the N * T rows.
+# (h, c) forward and (dh, dc) backward. As for the RNN, the rest is done one
+# of two ways, chosen by the size of a step (`LSTM_PER_STEP_UNITS`,
+# `LSTM_PER_STEP_BATCH`): hoisted, the input projection before the forward
+# loop and the weight gradients after the backward loop as single matmuls
+# over the N * T rows; or per step, inside the loops, as the book's
+# `LSTM.forward` and `LSTM.backward` write them.
+
+# From this many units H and batch rows N (of a batch part) on, the LSTM's
+# loops do the input projection and the weight gradients step by step:
+# hoisted, they need two more (N, T, 4H) temporaries (x Wx + b and dL/dA of
+# every step), four times the RNN's, and at 4H columns a step's matmuls are
+# big enough already at H = 32. Measured (training step, `tf.function`,
+# D = 32, hoisted time / per-step time, interleaved, loaded 2-core machine):
+# 1.18 at N x T x H = 256 x 200 x 256, 1.27 at 256 x 200 x 32, 0.99 and
+# 1.02 at 256 x 20 x 256 and 256 x 20 x 32; but 0.75 at 32 x 200 x 256
+# (parts of 16 rows: the per-step matmuls are too small).
+LSTM_PER_STEP_UNITS = 32
+LSTM_PER_STEP_BATCH = 128
+
+
+def _lstm_per_step(x, recurrent_kernel):
+    """Whether the LSTM's matmuls of `x (N, T, D)` go per step."""
+    N, H = x.shape[0], recurrent_kernel.shape[0]
+    return H >= LSTM_PER_STEP_UNITS and (N is None or N >= LSTM_PER_STEP_BATCH)
 
 
 def _row_masks(m, T):
@@ -545,21 +566,26 @@ def _lstm_inputs(x, masks):
     return x, _row_masks(m, tf.shape(x)[1])
 
 
-def _lstm_forward_loop(xa, h0, c0, recurrent_kernel, m, r, options, compiled,
-                       per_step):  # fmt: skip
-    """The recurrence over `xa[:, t] = x_t Wx + b` `(N, T, 4H)`.
+def _lstm_forward_loop(xs, h0, c0, kernel, recurrent_kernel, bias, m_in, m,
+                       r, options, compiled, per_step):  # fmt: skip
+    """The recurrence over `xs[:, t]`: `x_t Wx + b` `(N, T, 4H)`, or if
+    `per_step` `x_t` itself `(N, T, D)`, projected inside the loop (with the
+    per-gate input masks `m_in (N, 4, D)` or `None`; `kernel`, `bias` and
+    `m_in` are used only then).
 
     Returns `(hs, cs, gates, outputs, pre, y_last)`: `(N, T, .)` each,
     `outputs` only with a mask (else `None`: they are `hs`), `pre` only for
     callable activations; `y_last` the last output `(N, H)`.
     """
-    del per_step  # always hoisted
-    T = xa.shape[1] if options.unroll else tf.shape(xa)[1]
+    T = xs.shape[1] if options.unroll else tf.shape(xs)[1]
 
     def step(t, carry):
         h_prev, c_prev, *y_prev = carry
+        xa_t = xs[:, t]
+        if per_step:  # x_t Wx + b inside the loop, as the book's LSTM does
+            xa_t = lstm_math.input_projection(xp, xa_t, kernel, bias, m_in)
         h, c, y, gates, A = lstm_math.step_forward(
-            xp, xa[:, t], h_prev, c_prev, y_prev[0] if y_prev else None,
+            xp, xa_t, h_prev, c_prev, y_prev[0] if y_prev else None,
             recurrent_kernel, r, None if m is None else m[:, t], options,
         )  # fmt: skip
         outs = [h, c, gates] + ([y] if m is not None else [])
@@ -567,7 +593,7 @@ def _lstm_forward_loop(xa, h0, c0, recurrent_kernel, m, r, options, compiled,
         return ((h, c) if m is None else (h, c, y)), outs
 
     carry = (h0, c0) if m is None else (h0, c0, tf.zeros_like(h0))
-    wide = xa[:, 0]  # (N, 4H)
+    wide = tf.tile(h0, [1, 4])  # (N, 4H)
     templates = [h0, h0, wide] + [h0] * (m is not None)
     templates += [wide] * options.keeps_pre
     last, ys = _time_loop(step, T, carry, templates, options.unroll, compiled)
@@ -578,17 +604,19 @@ def _lstm_forward_loop(xa, h0, c0, recurrent_kernel, m, r, options, compiled,
 
 
 def _lstm_backward_loop(
-    d_outputs, dh_last, dc_last, d_last, c0, cs, gates, pre,
-    recurrent_kernel, m, r, options, compiled, per_step,
+    d_outputs, dh_last, dc_last, d_last, x, h0, c0, hs, cs, gates, pre,
+    kernel, recurrent_kernel, m_in, m, r, options, compiled, per_step,
 ):  # fmt: skip
     """The reverse recurrence: returns `(dAs, dh0, dc0)`, `dAs[:, t]` =
-    dL/dA_t `(N, T, 4H)`. Either `d_outputs`, dL/dy_t for every t, or
-    `d_last`, dL/dy_{T-1} alone, is `None`."""
-    del per_step  # always hoisted
+    dL/dA_t `(N, T, 4H)`; or, if `per_step`, the book's per-step sums
+    instead: `(dx, dh0, dc0, dWx, dWh, db)` (`x`, `h0`, `hs`, `kernel` and
+    the per-gate input masks `m_in` are used only then). Either
+    `d_outputs`, dL/dy_t for every t, or `d_last`, dL/dy_{T-1} alone, is
+    `None`."""
     T = cs.shape[1] if options.unroll else tf.shape(cs)[1]
 
     def step(t, carry):
-        dh, dc, dy_next = carry  # from step t+1
+        dh, dc, dy_next, sums = carry  # from step t+1
         dA, dh_prev, dc_prev, dy_prev = lstm_math.step_backward(
             xp, dh, dc,
             None if d_outputs is None else d_outputs[:, t],  # dL/dy_t
@@ -598,18 +626,31 @@ def _lstm_backward_loop(
             recurrent_kernel, r, None if m is None else m[:, t], options,
         )  # fmt: skip
         dy_next = () if m is None else (dy_prev,)
-        return (dh_prev, dc_prev, dy_next), (dA,)
+        if not per_step:
+            return (dh_prev, dc_prev, dy_next, sums), (dA,)
+        # The rest of the book's `LSTM.backward`, summed over the steps:
+        dx, *grads = lstm_math.weight_gradients(
+            xp, x[:, t], _previous_state(hs, h0, t), dA, kernel, m_in, r
+        )
+        sums = tuple(s + g for s, g in zip(sums, grads))
+        return (dh_prev, dc_prev, dy_next, sums), (dx,)
 
     if m is None:  # y_{T-1} = h_{T-1}: one gradient
         dh, dy = (dh_last if d_last is None else dh_last + d_last), ()
     else:
         dh = dh_last
         dy = (tf.zeros_like(dh_last) if d_last is None else d_last,)
-    (dh0, dc0, _), (dAs,) = _time_loop(
-        step, T, (dh, dc_last, dy), [gates[:, 0]], options.unroll, compiled,
-        reverse=True,
+    sums, templates = (), [tf.tile(dh_last, [1, 4])]  # dA (N, 4H)
+    if per_step:
+        sums = tuple(
+            tf.zeros_like(w) for w in (kernel, recurrent_kernel, kernel[0])
+        )
+        templates = [x[:, 0]]  # dx (N, D)
+    (dh0, dc0, _, sums), (ys,) = _time_loop(
+        step, T, (dh, dc_last, dy, sums), templates, options.unroll,
+        compiled, reverse=True,
     )  # fmt: skip
-    return dAs, dh0, dc0
+    return (ys, dh0, dc0) + sums  # per step: dx, dh0, dc0, dWx, dWh, db
 
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
@@ -623,19 +664,23 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
 def _lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
     """`lstm_forward`; returns `(hs, cs, gates, outputs, pre, y_last)`."""
     _check_steps(x, options.unroll)
+    per_step = _lstm_per_step(x, recurrent_kernel)
     x, m_rows = _lstm_inputs(x, masks)  # (N, T, D)
-    N, T, D = tf.unstack(tf.shape(x))
-    # x_t Wx + b for every t at once, over the N * T rows
-    xa = lstm_math.input_projection(
-        xp, tf.reshape(x, (-1, D)), kernel, bias, m_rows
-    )
-    xa = tf.reshape(xa, (N, T, tf.shape(xa)[-1]))  # -1 fails at N = 0
+    if per_step:  # x_t Wx + b is computed inside the loop
+        xs, weights = x, (kernel, bias, _gate_masks(masks))
+    else:  # x_t Wx + b for every t at once, over the N * T rows
+        N, T, D = tf.unstack(tf.shape(x))
+        xa = lstm_math.input_projection(
+            xp, tf.reshape(x, (-1, D)), kernel, bias, m_rows
+        )
+        xs = tf.reshape(xa, (N, T, tf.shape(xa)[-1]))  # -1 fails at N = 0
+        weights = (None, None, None)
     args = (
-        xa, h0, c0, recurrent_kernel, _column_mask(masks.mask),
-        masks.recurrent_dropout,
+        xs, h0, c0, weights[0], recurrent_kernel, *weights[1:],
+        _column_mask(masks.mask), masks.recurrent_dropout,
     )  # fmt: skip
     hs, cs, gates, outputs, pre, y_last = _run_loop(
-        _lstm_forward_loop, args, options, False
+        _lstm_forward_loop, args, options, per_step
     )
     if outputs is None:  # no mask: y_t = h_t
         outputs = hs
@@ -657,13 +702,27 @@ def lstm_backward(
     last output alone) is `None`. Returns `(dx, dh0, dc0, dkernel,
     drecurrent_kernel, dbias)`."""
     _check_steps(x, options.unroll)
+    per_step = _lstm_per_step(x, recurrent_kernel)
     r = masks.recurrent_dropout
     seen, m_rows = _lstm_inputs(x, masks)  # (N, T, D), as forward
+    if per_step:
+        per_step_args = (seen, h0, hs, kernel, _gate_masks(masks))
+    else:
+        per_step_args = (None,) * 5
+    x_in, h0_in, hs_in, kernel_in, m_in = per_step_args
     args = (
-        d_outputs, dh_last, dc_last, d_last, c0, cs, gates, pre,
-        recurrent_kernel, _column_mask(masks.mask), r,
+        d_outputs, dh_last, dc_last, d_last, x_in, h0_in, c0, hs_in, cs,
+        gates, pre, kernel_in, recurrent_kernel, m_in,
+        _column_mask(masks.mask), r,
     )  # fmt: skip
-    dAs, dh0, dc0 = _run_loop(_lstm_backward_loop, args, options, False)
+    results = _run_loop(_lstm_backward_loop, args, options, per_step)
+    if per_step:
+        dx, dh0, dc0, dkernel, drecurrent_kernel, dbias = results
+        return _lstm_gradients(
+            dx, dh0, dc0, dkernel, drecurrent_kernel, dbias, x, h0, c0,
+            kernel, recurrent_kernel, masks, m_rows,
+        )  # fmt: skip
+    dAs, dh0, dc0 = results
     N, T, D = tf.unstack(tf.shape(seen))
     H = tf.shape(h0)[1]
     # The sums over t of the book's per-step weight gradients, hoisted.
@@ -679,6 +738,22 @@ def lstm_backward(
         r_rows,
     )
     dx = tf.reshape(dx, (N, T, D))
+    return _lstm_gradients(
+        dx, dh0, dc0, dkernel, drecurrent_kernel, dbias, x, h0, c0, kernel,
+        recurrent_kernel, masks, m_rows,
+    )  # fmt: skip
+
+
+def _gate_masks(masks):
+    """The per-gate input dropout masks `(N, 4, D)`, or `None` (a single
+    input mask is applied to x before the loops)."""
+    m = masks.input_dropout
+    return m if lstm_math.per_gate(m) else None
+
+
+def _lstm_gradients(dx, dh0, dc0, dkernel, drecurrent_kernel, dbias, x, h0,
+                    c0, kernel, recurrent_kernel, masks, m_rows):  # fmt: skip
+    """The gradients, shaped, and dx through the input's own masks."""
     for t, like in ((dx, x), (dh0, h0), (dc0, c0), (dkernel, kernel)):
         t.set_shape(like.shape)
     drecurrent_kernel.set_shape(recurrent_kernel.shape)
