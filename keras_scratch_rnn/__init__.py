@@ -9,7 +9,7 @@ Data flow, bottom to top (lower modules never import upper ones):
   (`ops.tensorflow`, `ops.jax`, `ops.torch`: the loop and the custom
   gradient).
 - `layers`: Keras layers on those ops, drop-in replacements of
-  `keras.layers.SimpleRNN`, `LSTM` and their cells.
+  `keras.layers.SimpleRNN`, `LSTM`, `GRU` and their cells.
 - `tools`: truncated BPTT, model and weights conversion, and the
   side-by-side comparison with SimpleRNN (`python -m keras_scratch_rnn`).
 - `learn`: `explain`, its demonstrations, `gradflow`, figures and docs.
@@ -27,9 +27,18 @@ import os
 import sys
 
 __version__ = "0.1.0"
-__all__ = ["ScratchLSTM", "ScratchLSTMCell", "ScratchRNN", "ScratchRNNCell"]
+__all__ = [
+    "ScratchGRU",
+    "ScratchGRUCell",
+    "ScratchLSTM",
+    "ScratchLSTMCell",
+    "ScratchRNN",
+    "ScratchRNNCell",
+]
 
 _LAZY = {
+    "ScratchGRU": "keras_scratch_rnn.layers.scratch_gru",
+    "ScratchGRUCell": "keras_scratch_rnn.layers.scratch_gru_cell",
     "ScratchLSTM": "keras_scratch_rnn.layers.scratch_lstm",
     "ScratchLSTMCell": "keras_scratch_rnn.layers.scratch_lstm_cell",
     "ScratchRNN": "keras_scratch_rnn.layers.scratch_rnn",
@@ -68,6 +77,8 @@ if _command_line_is_starting():
         return value
 
 else:
+    from keras_scratch_rnn.layers.scratch_gru import ScratchGRU
+    from keras_scratch_rnn.layers.scratch_gru_cell import ScratchGRUCell
     from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
     from keras_scratch_rnn.layers.scratch_lstm_cell import ScratchLSTMCell
     from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN

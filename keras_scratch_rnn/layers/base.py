@@ -510,6 +510,9 @@ class ScratchCell(keras.layers.Layer, DropoutRNNCell):
         """The initializer of the whole bias vector."""
         return self.bias_initializer
 
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
     def build(self, input_shape):
         self.kernel = self.add_weight(
             shape=(input_shape[-1], self.gates * self.units),
@@ -527,7 +530,7 @@ class ScratchCell(keras.layers.Layer, DropoutRNNCell):
         )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(self.gates * self.units,),
+                shape=self._bias_shape(),
                 name="bias",
                 initializer=self._bias_initializer(),
                 regularizer=self.bias_regularizer,

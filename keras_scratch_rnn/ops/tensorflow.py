@@ -33,7 +33,7 @@ import types
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python.xla import dynamic_update_slice
 
-from keras_scratch_rnn.ops import lstm_math
+from keras_scratch_rnn.ops import gru_math, lstm_math
 from keras_scratch_rnn.ops.rnn_math import (
     Masks,
     input_projection,
@@ -831,4 +831,240 @@ def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
         return (h_next, c_next), grad
 
     args = (x, h_prev, c_prev, kernel, recurrent_kernel)
+    return op(*args + (() if bias is None else (bias,)))
+
+
+# --- the GRU ------------------------------------------------------------------
+# The same loops and glue for the GRU (`gru_math`), in both of Keras's forms:
+# the loops carry h forward and dh backward; the input projection before the
+# forward loop and the weight gradients after the backward loop are single
+# matmuls over the N * T rows (hoisted only, for now).
+
+
+def _gru_inputs(x, masks):
+    """x as the kernel sees it `(N, T, D)` (padding zeroed, one input
+    dropout mask applied), and the per-gate input masks of its rows (or
+    `None`)."""
+    m = masks.input_dropout
+    if not lstm_math.per_gate(m):
+        return sequence_inputs(xp, x, masks), None
+    x = sequence_inputs(xp, x, masks._replace(input_dropout=None))
+    return x, _row_masks(m, tf.shape(x)[1])
+
+
+def _gru_forward_loop(X, h0, recurrent_kernel, recurrent_bias, m, r, options,
+                      compiled, per_step):  # fmt: skip
+    """The recurrence over `X[:, t] = x_t Wx + b_x` `(N, T, 3H)`.
+
+    Returns `(hs, saved, outputs, pre, y_last)`: `(N, T, .)` each,
+    `outputs` only with a mask (else `None`: they are `hs`), `pre` only for
+    callable activations; `y_last` the last output `(N, H)`.
+    """
+    del per_step  # always hoisted
+    T = X.shape[1] if options.unroll else tf.shape(X)[1]
+
+    def step(t, carry):
+        h_prev, *y_prev = carry
+        h, y, saved, A = gru_math.step_forward(
+            xp, X[:, t], h_prev, y_prev[0] if y_prev else None,
+            recurrent_kernel, recurrent_bias, r,
+            None if m is None else m[:, t], options,
+        )  # fmt: skip
+        outs = [h, saved] + ([y] if m is not None else [])
+        outs += [A] if options.keeps_pre else []
+        return ((h,) if m is None else (h, y)), outs
+
+    carry = (h0,) if m is None else (h0, tf.zeros_like(h0))
+    width = 4 if options.reset_after else 3  # z, r, hh (and R_h)
+    templates = [h0, tf.tile(h0, [1, width])] + [h0] * (m is not None)
+    templates += [tf.tile(h0, [1, 3])] * options.keeps_pre
+    last, ys = _time_loop(step, T, carry, templates, options.unroll, compiled)
+    hs, saved = ys[:2]
+    outputs = ys[2] if m is not None else None
+    pre = ys[-1] if options.keeps_pre else None
+    return hs, saved, outputs, pre, last[-1]
+
+
+def _gru_backward_loop(
+    d_outputs, dh_last, d_last, h0, hs, saved, pre, recurrent_kernel, m, r,
+    options, compiled, per_step,
+):  # fmt: skip
+    """The reverse recurrence: returns `(dXs, dh0)`, `dXs[:, t]` =
+    dL/dX_t `(N, T, 3H)`. Either `d_outputs`, dL/dy_t for every t, or
+    `d_last`, dL/dy_{T-1} alone, is `None`."""
+    del per_step  # always hoisted
+    T = hs.shape[1] if options.unroll else tf.shape(hs)[1]
+
+    def step(t, carry):
+        dh, dy_next = carry  # from step t+1
+        dX, dh_prev, dy_prev = gru_math.step_backward(
+            xp, dh,
+            None if d_outputs is None else d_outputs[:, t],  # dL/dy_t
+            dy_next[0] if dy_next else None,
+            saved[:, t], _previous_state(hs, h0, t),
+            None if pre is None else pre[:, t],
+            recurrent_kernel, r, None if m is None else m[:, t], options,
+        )  # fmt: skip
+        return (dh_prev, () if m is None else (dy_prev,)), (dX,)
+
+    if m is None:  # y_{T-1} = h_{T-1}: one gradient
+        dh, dy = (dh_last if d_last is None else dh_last + d_last), ()
+    else:
+        dh = dh_last
+        dy = (tf.zeros_like(dh_last) if d_last is None else d_last,)
+    (dh0, _), (dXs,) = _time_loop(
+        step, T, (dh, dy), [tf.tile(dh_last, [1, 3])], options.unroll,
+        compiled, reverse=True,
+    )  # fmt: skip
+    return dXs, dh0
+
+
+def gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.gru_forward`; returns `(outputs, hs, saved, pre)`."""
+    hs, saved, outputs, pre, _ = _gru_forward(
+        x, h0, kernel, recurrent_kernel, bias, masks, options
+    )
+    return outputs, hs, saved, pre
+
+
+def _gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`gru_forward`; returns `(hs, saved, outputs, pre, y_last)`."""
+    _check_steps(x, options.unroll)
+    b_x, b_h = gru_math.split_bias(bias, options)
+    x, m_rows = _gru_inputs(x, masks)  # (N, T, D)
+    N, T, D = tf.unstack(tf.shape(x))
+    # x_t Wx + b_x for every t at once, over the N * T rows
+    X = gru_math.input_projection(
+        xp, tf.reshape(x, (-1, D)), kernel, b_x, m_rows
+    )
+    X = tf.reshape(X, (N, T, tf.shape(X)[-1]))  # -1 fails at N = 0
+    args = (
+        X, h0, recurrent_kernel, b_h, _column_mask(masks.mask),
+        masks.recurrent_dropout,
+    )  # fmt: skip
+    hs, saved, outputs, pre, y_last = _run_loop(
+        _gru_forward_loop, args, options, False
+    )
+    if outputs is None:  # no mask: y_t = h_t
+        outputs = hs
+    shape = x.shape[:2] + recurrent_kernel.shape[:1]
+    for t in (hs, outputs):  # the compiled loop forgets static shapes
+        t.set_shape(shape)
+    if pre is not None:
+        pre.set_shape(x.shape[:2] + kernel.shape[1:])
+    y_last.set_shape(h0.shape)
+    return hs, saved, outputs, pre, y_last
+
+
+def gru_backward(
+    d_outputs, d_last, dh_last, x, h0, kernel, recurrent_kernel, bias, hs,
+    saved, pre, masks, options,
+):  # fmt: skip
+    """`ops.gru_backward`: either `d_outputs` (every step) or `d_last` (the
+    last output alone) is `None`. Returns `(dx, dh0, dkernel,
+    drecurrent_kernel, dbias)`, `dbias` shaped like `bias` (or `None`)."""
+    _check_steps(x, options.unroll)
+    r = masks.recurrent_dropout
+    seen, m_rows = _gru_inputs(x, masks)  # (N, T, D), as forward
+    args = (
+        d_outputs, dh_last, d_last, h0, hs, saved, pre, recurrent_kernel,
+        _column_mask(masks.mask), r,
+    )  # fmt: skip
+    dXs, dh0 = _run_loop(_gru_backward_loop, args, options, False)
+    N, T, D = tf.unstack(tf.shape(seen))
+    H = tf.shape(h0)[1]
+    # The sums over t of the per-step weight gradients, hoisted.
+    h_prev = tf.concat([h0[:, None], hs[:, :-1]], axis=1)  # h_{t-1}
+    dx, dkernel, drecurrent_kernel, db_x, db_h = gru_math.weight_gradients(
+        xp,
+        tf.reshape(seen, (-1, D)),
+        tf.reshape(h_prev, (-1, H)),
+        tf.reshape(dXs, (-1, 3 * H)),
+        tf.reshape(saved, (N * T, tf.shape(saved)[-1])),
+        kernel,
+        m_rows,
+        None if r is None else _row_masks(r, T),
+        options,
+    )
+    dx = tf.reshape(dx, (N, T, D))
+    for t, like in ((dx, x), (dh0, h0), (dkernel, kernel)):
+        t.set_shape(like.shape)
+    drecurrent_kernel.set_shape(recurrent_kernel.shape)
+    if m_rows is None:
+        dx = sequence_inputs_backward(dx, masks)
+    dbias = None
+    if bias is not None:
+        dbias = tf.stack([db_x, db_h]) if options.reset_after else db_x
+        dbias.set_shape(bias.shape)
+    return dx, dh0, dkernel, drecurrent_kernel, dbias
+
+
+def scratch_gru(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.scratch_gru`: `gru_forward` whose gradient is `gru_backward`, in
+    batch parts (`_in_batch_parts`). Returns `(out, h_last)`."""
+    rows = (x, h0) + tuple(masks)
+    weights = (kernel, recurrent_kernel, bias)
+    return _in_batch_parts(_scratch_gru, rows, weights, options)
+
+
+def _scratch_gru(rows, weights, options):
+    """`scratch_gru` on the rows of one part of the batch: one op."""
+    x, h0, *masks = rows
+    masks = Masks(*masks)
+    kernel, recurrent_kernel, bias = weights
+
+    @tf.custom_gradient
+    def op(*inputs):
+        x, h0, kernel, recurrent_kernel, *maybe_bias = [
+            tf.stop_gradient(t) for t in inputs
+        ]
+        b = maybe_bias[0] if maybe_bias else None
+        hs, saved, outputs, pre, y_last = _gru_forward(
+            x, h0, kernel, recurrent_kernel, b, masks, options
+        )  # hs, saved and pre are kept for the backward
+
+        def grad(d_out, dh_last):
+            d_out = tf.stop_gradient(d_out)
+            if options.return_sequences:
+                d_seq, d_last = d_out, None
+            else:
+                d_seq, d_last = None, d_out
+            dx, dh0, dk, drk, db = gru_backward(
+                d_seq, d_last, tf.stop_gradient(dh_last), x, h0, kernel,
+                recurrent_kernel, b, hs, saved, pre, masks, options,
+            )  # fmt: skip
+            return (dx, dh0, dk, drk) + ((db,) if maybe_bias else ())
+
+        out = outputs if options.return_sequences else y_last
+        return (out, hs[:, -1]), grad
+
+    args = (x, h0, kernel, recurrent_kernel)
+    return op(*args + (() if bias is None else (bias,)))
+
+
+def gru_step(x, h_prev, kernel, recurrent_kernel, bias, masks, options):
+    """`ops.gru_step`: one GRU step, its backward by hand. `masks` holds
+    the dropout masks (constants) or `None`s."""
+    m, r = masks.input_dropout, masks.recurrent_dropout
+
+    @tf.custom_gradient
+    def op(x, h_prev, kernel, recurrent_kernel, *maybe_bias):
+        b = maybe_bias[0] if maybe_bias else None
+        h_next, saved, A = gru_math.gru_step_forward(
+            xp, x, h_prev, kernel, recurrent_kernel, b, m, r, options
+        )
+
+        def grad(dh_next):
+            dx, dh_prev, dk, drk, db_x, db_h = gru_math.gru_step_backward(
+                xp, dh_next, x, h_prev, saved, A, kernel, recurrent_kernel,
+                m, r, options,
+            )  # fmt: skip
+            if not maybe_bias:
+                return dx, dh_prev, dk, drk
+            db = tf.stack([db_x, db_h]) if options.reset_after else db_x
+            return dx, dh_prev, dk, drk, db
+
+        return h_next, grad
+
+    args = (x, h_prev, kernel, recurrent_kernel)
     return op(*args + (() if bias is None else (bias,)))

@@ -13,6 +13,7 @@ import time
 import keras
 import numpy as np
 
+from keras_scratch_rnn.layers.scratch_gru import ScratchGRU
 from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY, scaled_error
@@ -29,6 +30,7 @@ DEFAULT_SHAPE = {"N": 3, "T": 6, "D": 4, "H": 5}
 CELLS = {
     "rnn": (ScratchRNN, keras.layers.SimpleRNN, 1),
     "lstm": (ScratchLSTM, keras.layers.LSTM, 4),
+    "gru": (ScratchGRU, keras.layers.GRU, 3),
 }
 
 GRADIENT_NAMES = (
@@ -70,17 +72,29 @@ def default_inputs(N, T, D, H, seed=0, dtype="float32", cell="rnn"):
     return x, mask, h0
 
 
-def default_weights(D, H, use_bias=True, seed=1, dtype="float32", cell="rnn"):
+def default_weights(
+    D, H, use_bias=True, seed=1, dtype="float32", cell="rnn", bias_rows=None
+):
     """`[kernel, recurrent_kernel, bias]`, nonzero bias, seeded; `(D, 4H)`
-    and so on for the LSTM."""
+    and so on for the LSTM, `(D, 3H)` for the GRU, whose bias is
+    `(bias_rows, 3H)` when `bias_rows` is given (`reset_after`: 2)."""
     gates = check_cell(cell)[2]
     rng = np.random.default_rng(seed)
     kernel = rng.normal(scale=0.6, size=(D, gates * H))
     recurrent_kernel = rng.normal(scale=0.9 / np.sqrt(H), size=(H, gates * H))
     weights = [kernel, recurrent_kernel]
     if use_bias:
-        weights.append(rng.normal(scale=0.2, size=(gates * H,)))
+        shape = (gates * H,) if bias_rows is None else (bias_rows, gates * H)
+        weights.append(rng.normal(scale=0.2, size=shape))
     return [w.astype(dtype) for w in weights]
+
+
+def _bias_rows(config, cell):
+    """The rows of the bias of a GRU with `config` (2 with `reset_after`,
+    Keras's default), or `None` (a vector)."""
+    if cell == "gru" and config.get("reset_after", True):
+        return 2
+    return None
 
 
 def reference_config(config, use_mask, initial_state=False, cell="rnn"):
@@ -125,7 +139,7 @@ def reference_config(config, use_mask, initial_state=False, cell="rnn"):
     if hits_keras_jax_masked_start(config, use_mask, initial_state):
         reference["unroll"] = True
     if (
-        cell == "lstm"
+        cell in ("lstm", "gru")
         and keras.backend.backend() == "torch"
         and config.get("stateful", False)
     ):
@@ -213,7 +227,10 @@ def compare(
     mask_array = mask_array if mask else None
     h0 = h0 if initial_state else None
 
-    weights = default_weights(D, H, config.get("use_bias", True), cell=cell)
+    weights = default_weights(
+        D, H, config.get("use_bias", True), cell=cell,
+        bias_rows=_bias_rows(config, cell),
+    )  # fmt: skip
     results = []
     for cls, layer_config in ((ours, config), (theirs, reference)):
         layer = cls(H, **layer_config)
@@ -358,7 +375,28 @@ LSTM_CASES = (
     ),
 )
 
-CASES = {"rnn": PARITY_CASES, "lstm": LSTM_CASES}
+# The GRU's table: the LSTM's cases (one state), in both of its forms.
+GRU_CASES = tuple(
+    (label.replace(" (h and c)", ""), config, options)
+    for label, config, options in LSTM_CASES
+    if "c0" not in label
+) + (
+    ("initial_state", {"return_state": True}, {"initial_state": True}),
+    ("reset_after=False (the book's form)", {"reset_after": False}, {}),
+    (
+        "reset_after=False + mask + dropout (training)",
+        {
+            "reset_after": False,
+            "return_sequences": True,
+            "dropout": 0.2,
+            "recurrent_dropout": 0.2,
+            "seed": 5,
+        },
+        {"mask": True, "training": True},
+    ),
+)
+
+CASES = {"rnn": PARITY_CASES, "lstm": LSTM_CASES, "gru": GRU_CASES}
 
 
 def parity_table(cases=None, run_modes=None, cell="rnn"):
@@ -413,6 +451,7 @@ def main_job(cells=("rnn", "lstm")):
     pairs = {
         "rnn": "ScratchRNN vs keras.layers.SimpleRNN (cell rnn)",
         "lstm": "ScratchLSTM vs keras.layers.LSTM (cell lstm)",
+        "gru": "ScratchGRU vs keras.layers.GRU (cell gru)",
     }
     print(
         ", ".join(pairs[cell] for cell in cells) + ",\nhandwritten BPTT vs "
@@ -603,7 +642,10 @@ def time_pair(
     x, mask_array, h0 = default_inputs(N, T, D, H, seed, cell=cell)
     mask_array = mask_array if mask else None
     h0 = h0 if initial_state else None
-    weights = default_weights(D, H, config.get("use_bias", True), cell=cell)
+    weights = default_weights(
+        D, H, config.get("use_bias", True), cell=cell,
+        bias_rows=_bias_rows(config, cell),
+    )  # fmt: skip
     seconds = {}
     for cls in check_cell(cell)[:2]:
         layer = cls(H, **config)

@@ -1,4 +1,5 @@
-"""ScratchRNN, ScratchLSTM and their cells on the running Keras backend.
+"""ScratchRNN, ScratchLSTM, ScratchGRU and their cells on the running Keras
+backend.
 
 These tests run in every backend's process (the README's test command runs
 them under TensorFlow, JAX and PyTorch): SimpleRNN (LSTM) on the same backend
@@ -14,6 +15,8 @@ import numpy as np
 import pytest
 
 from keras_scratch_rnn import (
+    ScratchGRU,
+    ScratchGRUCell,
     ScratchLSTM,
     ScratchLSTMCell,
     ScratchRNN,
@@ -36,9 +39,10 @@ def _assert_within(errors, tolerance=FLOAT32_PARITY):
 # Every argument (the main job's table: masks, initial_state, go_backwards,
 # return_sequences/state, unroll, dropout and recurrent_dropout with equal
 # seeds, stateful, every activation including callables), eager and traced.
-CASES = [
-    (cell, *case) for cell in ("rnn", "lstm") for case in parity.CASES[cell]
-]
+CELLS = ("rnn", "lstm", "gru")
+if BACKEND == "jax":  # the GRU's JAX ops are not in yet
+    CELLS = ("rnn", "lstm")
+CASES = [(cell, *case) for cell in CELLS for case in parity.CASES[cell]]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -48,8 +52,8 @@ CASES = [
     ids=[f"{case[0]}: {case[1]}" for case in CASES],
 )
 def test_parity_with_keras(cell, label, config, options, mode):
-    """Outputs and backend-native gradients equal SimpleRNN's (LSTM's),
-    float32."""
+    """Outputs and backend-native gradients equal SimpleRNN's (LSTM's,
+    GRU's), float32."""
     errors = parity.compare(
         config, in_function=mode != "eager", cell=cell, **options
     )
@@ -69,7 +73,7 @@ def _pairs():
     from covering import covering
 
     pairs = []
-    for cell in ("rnn", "lstm"):
+    for cell in CELLS:
         options = {
             "return_sequences": [False, True],
             "go_backwards": [False, True],
@@ -80,6 +84,13 @@ def _pairs():
         }
         if cell == "lstm":
             options["recurrent_activation"] = ["sigmoid", "tanh", "linear"]
+        if cell == "gru":  # linear z, r with relu grow past float32's 1e-5
+            options["recurrent_activation"] = [
+                "sigmoid",
+                "tanh",
+                "hard_sigmoid",
+            ]
+            options["reset_after"] = [True, False]
         pairs += [(cell, case) for case in covering(options, strength=2)]
     return pairs
 
@@ -98,8 +109,9 @@ def test_option_pairs(cell, case):
         "activation": case["activation"],
         "zero_output_for_mask": case["masking"] == "zero_output",
     }
-    if "recurrent_activation" in case:
-        config["recurrent_activation"] = case["recurrent_activation"]
+    for name in ("recurrent_activation", "reset_after"):
+        if name in case:
+            config[name] = case[name]
     errors = parity.compare(
         config,
         mask=case["masking"] != "none",
@@ -110,7 +122,7 @@ def test_option_pairs(cell, case):
     _assert_within(errors)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_extras_initializers_regularizers_constraints(cell):
     """Initializers draw the same weights (the LSTM's forget-gate bias
     too), regularizers the same losses, and after one SGD step
@@ -144,6 +156,7 @@ def _data(seed=0):
 PAIRS = {
     "rnn": (ScratchRNN, keras.layers.SimpleRNN),
     "lstm": (ScratchLSTM, keras.layers.LSTM),
+    "gru": (ScratchGRU, keras.layers.GRU),
 }
 
 
@@ -176,7 +189,7 @@ def _functional(cls):
     return keras.Model(inputs, keras.layers.Dense(1)(last))
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("build", [_sequential, _functional])
 def test_fit_trains_like_keras(build, cell):
     """`model.fit` (Keras's own training step, compiled where the backend
@@ -191,7 +204,7 @@ def test_fit_trains_like_keras(build, cell):
         assert scaled_error(a, b) <= FLOAT32_PARITY
 
 
-@pytest.mark.parametrize("cls", [ScratchRNN, ScratchLSTM])
+@pytest.mark.parametrize("cls", [ScratchRNN, ScratchLSTM, ScratchGRU])
 def test_keras_file_round_trip(tmp_path, cls):
     """`.keras` save and `load_model`: the same class, config and outputs."""
     x, _ = _data()
@@ -221,7 +234,7 @@ def _compare_layers(ours, theirs, x, mask=None, h0=None):
         assert scaled_error(got[1][name], want[1][name]) <= FLOAT32_PARITY
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_bidirectional(cell):
     x, _ = _data()
     keras.utils.set_random_seed(2)
@@ -236,10 +249,11 @@ def test_bidirectional(cell):
 CELL_PAIRS = {
     "rnn": (ScratchRNNCell, keras.layers.SimpleRNNCell),
     "lstm": (ScratchLSTMCell, keras.layers.LSTMCell),
+    "gru": (ScratchGRUCell, keras.layers.GRUCell),
 }
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_cell_in_keras_rnn(cell):
     """`keras.layers.RNN(ScratchRNNCell)` (`ScratchLSTMCell`): Keras's
     loop, the book's step and its handwritten backward at every step."""
@@ -253,12 +267,14 @@ def test_cell_in_keras_rnn(cell):
     )
 
 
-def test_stacked_lstm_cells_with_dropout():
-    """`StackedRNNCells` of two ScratchLSTMCells, recurrent dropout in
-    training (a mask per gate, drawn as LSTMCell draws them)."""
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_stacked_cells_with_dropout(cell):
+    """`StackedRNNCells` of two ScratchLSTMCells (ScratchGRUCells),
+    recurrent dropout in training (a mask per gate, drawn as Keras's cells
+    draw them)."""
     x, _ = _data()
     stacks = []
-    for cls in CELL_PAIRS["lstm"]:
+    for cls in CELL_PAIRS[cell]:
         cells = [
             cls(H, dropout=0.2, recurrent_dropout=0.3, seed=s) for s in (1, 2)
         ]
@@ -276,7 +292,7 @@ def test_stacked_lstm_cells_with_dropout():
     assert scaled_error(a, b) <= FLOAT32_PARITY
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", CELLS)
 def test_stateful_and_reset_state(cell):
     x, _ = _data()
     x = x[:4]
