@@ -2003,8 +2003,7 @@ LSTM_NOTES = {
             CodeRef(
                 _LSTM_MATH,
                 "project",
-                "[xp.matmul(v * m[:, k], W_k) for k, W_k in "
-                "enumerate(xp.split(W, 4))]",
+                "xp.matmul(v * m[:, k], W_k)",
             ),
         ),
     ),
