@@ -28,6 +28,11 @@ The book's LSTM (`lstm_math`) has the same four, `lstm_forward`,
 `lstm_backward`, `scratch_lstm` and `lstm_step`, in the last section: the
 same loops carrying (h, c) and (dh, dc); the input projection per step,
 the weight gradients hoisted.
+
+The GRU (`gru_math`, both of Keras's forms) has `gru_forward`,
+`gru_backward`, `scratch_gru` and `gru_step`, in the section after: the
+loops carry h and dh; the input projection and the weight gradients are
+hoisted.
 """
 
 import dataclasses
@@ -38,7 +43,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from keras_scratch_rnn.ops import lstm_math, rnn_math
+from keras_scratch_rnn.ops import gru_math, lstm_math, rnn_math
 from keras_scratch_rnn.ops.rnn_math import Masks
 
 
@@ -693,3 +698,308 @@ def _lstm_step_bwd(options, residuals, cotangents):
 
 
 _lstm_step.defvjp(_lstm_step_fwd, _lstm_step_bwd)
+
+
+# --- the GRU ------------------------------------------------------------------
+# The same loops and glue for the GRU (`gru_math`), in both of Keras's forms
+# (`options.reset_after`): the forward loop carries h (and the output y when
+# masked), the backward loop dh (and dy). The input projection
+# `X_t = x_t Wx + b_x` of every step is one matmul over the T * N rows
+# before the forward loop, the weight gradients and dx single matmuls over
+# the N * T rows after the backward loop (hoisted only, as the TensorFlow
+# ops do).
+
+
+def _gru_inputs(x, masks):
+    """x_t as the kernel sees it `(N, T, D)` (padding zeroed, a single input
+    dropout mask applied), and the per-gate input masks `(N, 3, D)` that
+    `gru_math.input_projection` applies (or `None`)."""
+    m = masks.input_dropout
+    if not lstm_math.per_gate(m):
+        return _seen(x, masks), None
+    return _seen(x, masks._replace(input_dropout=None)), m
+
+
+def _gru_forward_loop(xs, h0, kernel, recurrent_kernel, bias, m_in, m, r,
+                      options, residuals=True):  # fmt: skip
+    """The recurrence over `xs (T, N, D)`, x_t as the kernel sees it, its
+    per-gate input masks `m_in (N, 3, D)` or `None`.
+
+    Returns `(hs, saved, outputs, pre, y_last, h_last)`, time-major
+    `(T, N, .)`: `saved` what `gru_math.step_backward` needs, `outputs`
+    only with a mask and `options.return_sequences` (else `None`: without
+    a mask they are `hs`), `pre` only for callable activations; `y_last`
+    is the last output and `h_last` the final state `(N, H)`. Without
+    `residuals` (no backward follows), `saved` and `pre` are `None`, and
+    so is `hs` unless it is the output.
+    """
+    T, N = xs.shape[:2]
+    b_x, b_h = gru_math.split_bias(bias, options)
+    # X_t = x_t Wx + b_x of every t, before the loop: (T * N, 3H) rows
+    X = gru_math.input_projection(
+        xp, _rows(xs), kernel, b_x, _row_masks(m_in, T, time_major=True)
+    )
+    X = X.reshape(T, N, X.shape[-1])  # -1 fails at N = 0
+    keep_outputs = m is not None and options.return_sequences
+    keep_hs = residuals or (m is None and options.return_sequences)
+
+    def step(carry, inputs):
+        h_prev, y_prev = carry  # y_prev: masked runs only
+        X_t, m_t = inputs
+        h, y, saved, A = gru_math.step_forward(
+            xp, X_t, h_prev, y_prev, recurrent_kernel, b_h, r, m_t, options
+        )
+        if m_t is None:
+            y = None  # y_t = h_t
+        ys = (
+            h if keep_hs else None, saved if residuals else None,
+            y if keep_outputs else None,
+            A if residuals and options.keeps_pre else None,
+        )  # fmt: skip
+        return (h, y), ys
+
+    y0 = None if m is None else jnp.zeros_like(h0)  # y_t is carried if masked
+    (h_last, y_last), (hs, saved, outputs, pre) = _scan(
+        step, (h0, y0), (X, m), options.unroll
+    )
+    y_last = h_last if m is None else y_last
+    return hs, saved, outputs, pre, y_last, h_last
+
+
+def _gru_backward_loop(
+    d_outputs, d_last, dh_last, x, h0, kernel, recurrent_kernel, hs, saved,
+    pre, m_in, m, r, options,
+):  # fmt: skip
+    """The reverse recurrence, time-major.
+
+    Takes `x (N, T, D)` as the kernel saw it, batch-major, with its per-gate
+    input masks `m_in (N, 3, D)` or `None`, and the rest time-major. Either
+    `d_outputs (T, N, H)`, dL/dy_t for every t, or `d_last (N, H)`,
+    dL/dy_{T-1} alone, is `None`. Returns `(dx, dh0, dWx, dWh, db_x,
+    db_h)`, with `dx (N, T, D)` the gradient of x as the kernel saw it and
+    `db_h` `None` unless `options.reset_after`.
+    """
+    h_prev = jnp.concatenate([h0[None], hs[:-1]])  # h_{t-1} of every t
+
+    def step(carry, inputs):
+        dh, dy_next = carry  # from step t+1; dy_next: masked runs only
+        dy, saved_t, h_prev_t, A_t, m_t = inputs
+        dX, dh_prev, dy_prev = gru_math.step_backward(
+            xp, dh, dy, dy_next, saved_t, h_prev_t, A_t, recurrent_kernel,
+            r, m_t, options,
+        )  # fmt: skip
+        return (dh_prev, dy_prev), dX
+
+    if m is None:  # y_{T-1} = h_{T-1}: one gradient
+        dh = dh_last if d_last is None else dh_last + d_last
+        dy = None
+    else:
+        dh = dh_last
+        dy = jnp.zeros_like(dh_last) if d_last is None else d_last
+    (dh0, _), dXs = _scan(
+        step, (dh, dy), (d_outputs, saved, h_prev, pre, m), options.unroll,
+        reverse=True,
+    )  # fmt: skip
+    # The sums over t of the per-step weight gradients, hoisted: dXs holds
+    # dL/dX_t of every step. Over batch-major rows, as the RNN and LSTM.
+    T = x.shape[1]
+    dx, dWx, dWh, db_x, db_h = gru_math.weight_gradients(
+        xp, _rows(x), _rows(_time_major(h_prev)), _rows(_time_major(dXs)),
+        _rows(_time_major(saved)), kernel,
+        _row_masks(m_in, T, time_major=False),
+        _row_masks(r, T, time_major=False), options,
+    )  # fmt: skip
+    return dx.reshape(x.shape), dh0, dWx, dWh, db_x, db_h
+
+
+def _gru_bias_gradient(db_x, db_h, bias, options):
+    """dL/dbias shaped like `bias`: `(2, 3H)` with `reset_after`, else
+    `(3H,)`; `None` without a bias."""
+    if bias is None:
+        return None
+    return jnp.stack([db_x, db_h]) if options.reset_after else db_x
+
+
+def gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """Forward pass of the GRU over a sequence: `ops.gru_forward`.
+
+    Args:
+        x, h0: `(N, T, D)`, `(N, H)`.
+        kernel, recurrent_kernel: `(D, 3H)`, `(H, 3H)`, gates in Keras's
+            order z, r, h.
+        bias: `(2, 3H)` with `options.reset_after` (rows b_x, b_h), else
+            `(3H,)`; or `None`.
+        masks: A `Masks`; the dropout masks `(N, K)` or `(N, 3, K)`.
+        options: A `GRUOptions` (`return_sequences` is ignored).
+
+    Returns:
+        `(outputs, hs, saved, pre)`, batch-major: `(N, T, H)` the first two
+        (`outputs` is `hs` without a mask), `saved` `(N, T, 4H)` with
+        `reset_after` (z, r, hh, R_h), else `(N, T, 3H)`, and the
+        pre-activations `(N, T, 3H)` (`None` unless an activation is a
+        callable).
+    """
+    options = dataclasses.replace(options, return_sequences=True)
+    seen, m_in = _gru_inputs(x, masks)
+    hs, saved, outputs, pre, *_ = _gru_forward_loop(
+        _time_major(seen), h0, kernel, recurrent_kernel, bias, m_in,
+        _column_mask(masks.mask), masks.recurrent_dropout, options,
+    )  # fmt: skip
+    hs, saved, pre = map(_time_major, (hs, saved, pre))
+    outputs = hs if outputs is None else _time_major(outputs)
+    return outputs, hs, saved, pre
+
+
+def gru_backward(
+    d_outputs, d_last, dh_last, x, h0, kernel, recurrent_kernel, bias, hs,
+    saved, pre, masks, options,
+):  # fmt: skip
+    """Backpropagation through time of the GRU: `ops.gru_backward`.
+
+    Args:
+        d_outputs: dL/dy_t for every step `(N, T, H)`, or `None`.
+        d_last: dL/dy_{T-1} alone `(N, H)`, or `None`. Exactly one of the
+            two is given.
+        dh_last: dL/dh_{T-1} from outside `(N, H)`.
+        x, h0, kernel, recurrent_kernel, bias, masks, options: As given to
+            `gru_forward`.
+        hs, saved, pre: As returned by `gru_forward`.
+
+    Returns:
+        `(dx, dh0, dkernel, drecurrent_kernel, dbias)`, `dbias` shaped like
+        `bias` (or `None`).
+    """
+    seen, m_in = _gru_inputs(x, masks)
+    dx, dh0, dWx, dWh, db_x, db_h = _gru_backward_loop(
+        _time_major(d_outputs), d_last, dh_last, seen, h0, kernel,
+        recurrent_kernel, *map(_time_major, (hs, saved, pre)), m_in,
+        _column_mask(masks.mask), masks.recurrent_dropout, options,
+    )  # fmt: skip
+    if m_in is None:  # through x_t * input_dropout (per gate: done)
+        dx = rnn_math.sequence_inputs_backward(dx, masks)
+    db = _gru_bias_gradient(db_x, db_h, bias, options)
+    return dx, dh0, dWx, dWh, db
+
+
+def scratch_gru(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    """`gru_forward` whose gradient is `gru_backward`, by `jax.custom_vjp`:
+    `ops.scratch_gru`.
+
+    Args: as `gru_forward`; `options.return_sequences` chooses the output.
+
+    Returns:
+        `(out, h_last)`: every output `(N, T, H)`, or the last one `(N, H)`
+        (with a mask, the last carried output y, not h); and the final state
+        `(N, H)`. The masks get no gradient (zeros).
+    """
+    return _scratch_gru(
+        x, h0, kernel, recurrent_kernel, bias, Masks(*masks), options
+    )
+
+
+# As `_scratch_rnn`: the masks are ordinary arguments whose gradient is None.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _scratch_gru(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    # Not differentiated: the forward keeps nothing for a backward.
+    return _gru_call(
+        x, h0, kernel, recurrent_kernel, bias, masks, options, False
+    )[0]
+
+
+def _gru_call(x, h0, kernel, recurrent_kernel, bias, masks, options,
+              residuals):  # fmt: skip
+    """`((out, h_last), (hs, saved, pre))`, the latter time-major, `None`s
+    without `residuals`."""
+    seen, m_in = _gru_inputs(x, masks)
+    hs, saved, outputs, pre, y_last, h_last = _gru_forward_loop(
+        _time_major(seen), h0, kernel, recurrent_kernel, bias, m_in,
+        _column_mask(masks.mask), masks.recurrent_dropout, options,
+        residuals,
+    )  # fmt: skip
+    if not options.return_sequences:
+        out = y_last
+    else:
+        out = _time_major(hs if outputs is None else outputs)
+    return (out, h_last), (hs, saved, pre)
+
+
+def _scratch_gru_fwd(x, h0, kernel, recurrent_kernel, bias, masks, options):
+    outs, (hs, saved, pre) = _gru_call(
+        x, h0, kernel, recurrent_kernel, bias, masks, options, True
+    )
+    # hs, saved and pre stay time-major for the backward; the x the kernel
+    # saw is recomputed there.
+    residuals = (x, h0, kernel, recurrent_kernel, bias, hs, saved, pre, masks)
+    return outs, residuals
+
+
+def _scratch_gru_bwd(options, residuals, cotangents):
+    x, h0, kernel, recurrent_kernel, bias, hs, saved, pre, masks = residuals
+    d_out, dh_last = cotangents
+    if options.return_sequences:
+        d_outputs, d_last = _time_major(d_out), None
+    else:
+        d_outputs, d_last = None, d_out
+    seen, m_in = _gru_inputs(x, masks)
+    dx, dh0, dWx, dWh, db_x, db_h = _gru_backward_loop(
+        d_outputs, d_last, dh_last, seen, h0, kernel, recurrent_kernel, hs,
+        saved, pre, m_in, _column_mask(masks.mask), masks.recurrent_dropout,
+        options,
+    )  # fmt: skip
+    if m_in is None:
+        dx = rnn_math.sequence_inputs_backward(dx, masks)
+    db = _gru_bias_gradient(db_x, db_h, bias, options)
+    return dx, dh0, dWx, dWh, db, None  # None: no gradient for the masks
+
+
+_scratch_gru.defvjp(_scratch_gru_fwd, _scratch_gru_bwd)
+
+
+def gru_step(x, h_prev, kernel, recurrent_kernel, bias, masks, options):
+    """One GRU step, with its handwritten backward: `ops.gru_step`.
+
+    Args:
+        x, h_prev: `x_t (N, D)`, `h_{t-1} (N, H)`.
+        kernel, recurrent_kernel, bias: `Wx (D, 3H)`, `Wh (H, 3H)`, and
+            `(2, 3H)` with `options.reset_after`, else `(3H,)`, or `None`.
+        masks: A `Masks(None, input_dropout, recurrent_dropout)`, the
+            dropout masks `(N, K)` or `(N, 3, K)` or `None`: constants
+            (zero gradients).
+        options: A `GRUOptions`; the activations and `reset_after` are used.
+
+    Returns:
+        `h_next (N, H)`.
+    """
+    return _gru_step(
+        x, h_prev, kernel, recurrent_kernel, bias, Masks(*masks), options
+    )
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(6,))
+def _gru_step(x, h_prev, kernel, recurrent_kernel, bias, masks, options):
+    h_next, _ = _gru_step_fwd(
+        x, h_prev, kernel, recurrent_kernel, bias, masks, options
+    )
+    return h_next
+
+
+def _gru_step_fwd(x, h_prev, kernel, recurrent_kernel, bias, masks, options):
+    m, r = masks.input_dropout, masks.recurrent_dropout
+    h_next, saved, A = gru_math.gru_step_forward(
+        xp, x, h_prev, kernel, recurrent_kernel, bias, m, r, options
+    )
+    residuals = (x, h_prev, kernel, recurrent_kernel, bias, saved, A, masks)
+    return h_next, residuals
+
+
+def _gru_step_bwd(options, residuals, dh_next):
+    x, h_prev, kernel, recurrent_kernel, bias, saved, A, masks = residuals
+    dx, dh_prev, dWx, dWh, db_x, db_h = gru_math.gru_step_backward(
+        xp, dh_next, x, h_prev, saved, A, kernel, recurrent_kernel,
+        masks.input_dropout, masks.recurrent_dropout, options,
+    )  # fmt: skip
+    db = _gru_bias_gradient(db_x, db_h, bias, options)
+    return dx, dh_prev, dWx, dWh, db, None  # None: the masks
+
+
+_gru_step.defvjp(_gru_step_fwd, _gru_step_bwd)

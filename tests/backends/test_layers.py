@@ -40,8 +40,6 @@ def _assert_within(errors, tolerance=FLOAT32_PARITY):
 # return_sequences/state, unroll, dropout and recurrent_dropout with equal
 # seeds, stateful, every activation including callables), eager and traced.
 CELLS = ("rnn", "lstm", "gru")
-if BACKEND == "jax":  # the GRU's JAX ops are not in yet
-    CELLS = ("rnn", "lstm")
 CASES = [(cell, *case) for cell in CELLS for case in parity.CASES[cell]]
 
 
