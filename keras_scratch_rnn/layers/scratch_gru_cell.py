@@ -118,7 +118,10 @@ class ScratchGRUCell(ScratchCell):
         seed=None,
         **kwargs,
     ):
-        implementation = check_implementation(kwargs.pop("implementation", 2))
+        implementation = kwargs.pop("implementation", 2)
+        if implementation == 0 and not isinstance(implementation, bool):
+            implementation = 2  # Keras's legacy value, which GRU runs as 2
+        implementation = check_implementation(implementation)
         recurrent_activation = get_option(
             activations.get,
             recurrent_activation,
