@@ -1,12 +1,13 @@
-"""ScratchRNN in place of SimpleRNN, ScratchLSTM in place of LSTM:
-wrappers, conversion, weights files, saving and serving."""
+"""ScratchRNN in place of SimpleRNN, ScratchLSTM in place of LSTM,
+ScratchGRU in place of GRU: wrappers, conversion, weights files, saving
+and serving."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_scratch_rnn import ScratchLSTM, ScratchRNN
+from keras_scratch_rnn import ScratchGRU, ScratchLSTM, ScratchRNN
 from keras_scratch_rnn.tolerances import (
     FLOAT32_PARITY,
     TRAINING_LOSS_RTOL,
@@ -50,10 +51,11 @@ def _assert_all_close(got, want):
 PAIRS = {
     "rnn": (ScratchRNN, keras.layers.SimpleRNN),
     "lstm": (ScratchLSTM, keras.layers.LSTM),
+    "gru": (ScratchGRU, keras.layers.GRU),
 }
 # `convert_model`'s way back to Keras's layers ("simple" and "keras" are
 # the same; each pair's tests use one).
-BACK = {"rnn": "simple", "lstm": "keras"}
+BACK = {"rnn": "simple", "lstm": "keras", "gru": "keras"}
 
 
 @pytest.mark.parametrize("in_function", [False, True])
@@ -82,11 +84,40 @@ def test_bidirectional_lstm(data, merge_mode, return_state, in_function):
     _check_bidirectional(data, "lstm", merge_mode, return_state, in_function)
 
 
-def _check_bidirectional(data, pair, merge_mode, return_state, in_function):
+# A few for ScratchGRU, both forms (its traced path is ScratchLSTM's too).
+GRU_BIDIRECTIONAL = [
+    ("concat", True, False, True),
+    ("sum", False, False, False),
+    (None, True, False, False),
+    ("ave", False, True, True),
+]
+
+
+@pytest.mark.parametrize(
+    "merge_mode, return_state, in_function, reset_after", GRU_BIDIRECTIONAL
+)
+def test_bidirectional_gru(
+    data, merge_mode, return_state, in_function, reset_after
+):
+    """Bidirectional(ScratchGRU) == Bidirectional(GRU): values, grads
+    (with `return_state`, both directions' h), reset_after both ways."""
+    _check_bidirectional(
+        data,
+        "gru",
+        merge_mode,
+        return_state,
+        in_function,
+        reset_after=reset_after,
+    )
+
+
+def _check_bidirectional(
+    data, pair, merge_mode, return_state, in_function, **kwargs
+):
     x, mask = data
     layers = [
         keras.layers.Bidirectional(
-            cls(H, return_sequences=True, return_state=return_state),
+            cls(H, return_sequences=True, return_state=return_state, **kwargs),
             merge_mode=merge_mode,
         )
         for cls in PAIRS[pair]
@@ -261,12 +292,129 @@ def test_lstm_conversion_keeps_both_stored_states_and_unbuilt_layers(data):
         ScratchLSTM.from_lstm(ScratchLSTM(H))
 
 
+GRU_CONFIGS = [
+    {},
+    {
+        "reset_after": False,
+        "return_sequences": True,
+        "go_backwards": True,
+        "activation": "relu",
+        "recurrent_activation": "hard_sigmoid",
+    },
+    {"dropout": 0.2, "recurrent_dropout": 0.1, "seed": 9, "use_bias": False},
+    {
+        "reset_after": False,
+        "zero_output_for_mask": True,
+        "return_state": True,
+        "unroll": True,
+        "activity_regularizer": "l2",
+    },
+    {"use_cudnn": False, "implementation": 1},
+]
+
+
+@pytest.mark.parametrize("config", GRU_CONFIGS)
+def test_from_gru_and_back(data, config):
+    """GRU -> ScratchGRU -> GRU: configuration (seed, reset_after,
+    use_cudnn and implementation included), weights and outputs survive
+    both ways."""
+    x, mask = data
+    gru = keras.layers.GRU(H, **config)
+    gru(x)
+    scratch = ScratchGRU.from_gru(gru)
+    assert type(scratch) is ScratchGRU and scratch.built
+    assert scratch.seed == gru.cell.seed
+    assert scratch.reset_after == gru.reset_after
+    assert scratch.use_cudnn == gru.use_cudnn
+    assert scratch.cell.implementation == gru.cell.implementation
+    for key, value in gru.get_config().items():
+        if key != "name":
+            assert scratch.get_config()[key] == value, key
+    got = tf.nest.flatten(scratch(x, mask=mask))
+    want = tf.nest.flatten(gru(x, mask=mask))
+    assert len(got) == len(want) == (2 if config.get("return_state") else 1)
+    for a, b in zip(got, want):
+        assert scaled_error(a, b) <= FLOAT32_PARITY
+    assert len(scratch.losses) == len(gru.losses)
+    for a, b in zip(scratch.losses, gru.losses):
+        assert scaled_error(a, b) <= FLOAT32_PARITY
+    back = scratch.to_gru()
+    assert type(back) is keras.layers.GRU
+    assert back.cell.seed == gru.cell.seed
+    assert back.use_cudnn == gru.use_cudnn
+    assert back.cell.implementation == gru.cell.implementation
+    assert back.get_config() == {**gru.get_config(), "name": back.name}
+    for a, b in zip(back.get_weights(), gru.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_gru_conversion_keeps_stored_state_and_unbuilt_layers(data):
+    """A stateful GRU's h is copied (both ways); an unbuilt layer stays
+    unbuilt; anything but a GRU is refused."""
+    x, _ = data
+    gru = keras.layers.GRU(H, stateful=True)
+    gru(x)
+    scratch = ScratchGRU.from_gru(gru)
+    assert len(scratch.states) == 1
+    np.testing.assert_array_equal(scratch.states[0], gru.states[0])
+    back = scratch.to_gru()
+    np.testing.assert_array_equal(back.states[0], gru.states[0])
+    want = gru(x)  # the three start from the same stored state
+    assert scaled_error(scratch(x), want) <= FLOAT32_PARITY
+    assert scaled_error(back(x), want) <= FLOAT32_PARITY
+    assert not ScratchGRU.from_gru(keras.layers.GRU(H)).built
+    assert not ScratchGRU(H).to_gru().built
+    with pytest.raises(ValueError, match="`layer`"):
+        ScratchGRU.from_gru(keras.layers.LSTM(H))
+    with pytest.raises(ValueError, match="`layer`"):
+        ScratchGRU.from_gru(ScratchGRU(H))
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_model_and_weights_file_both_forms(tmp_path, data, reset_after):
+    """convert_model and load_weights with each GRU form (their biases
+    differ: (2, 3H) and (3H,)), both ways."""
+    x, _ = data
+
+    def build(cls):
+        return keras.Sequential(
+            [
+                keras.Input((T, D)),
+                cls(H, reset_after=reset_after, return_sequences=True),
+                keras.layers.Bidirectional(cls(H, reset_after=reset_after)),
+                keras.layers.Dense(1),
+            ]
+        )
+
+    keras_model = build(keras.layers.GRU)
+    scratch = interchange.convert_model(keras_model)
+    assert keras.layers.GRU not in _layer_types(scratch)
+    assert all(
+        layer.reset_after == reset_after
+        for layer in scratch._flatten_layers()
+        if isinstance(layer, ScratchGRU)
+    )
+    assert scaled_error(scratch(x), keras_model(x)) <= FLOAT32_PARITY
+    back = interchange.convert_model(scratch, to="keras")
+    assert ScratchGRU not in _layer_types(back)
+    assert scaled_error(back(x), keras_model(x)) <= FLOAT32_PARITY
+    classes = [keras.layers.GRU, ScratchGRU]
+    for source, target in (classes, classes[::-1]):
+        source, target = build(source), build(target)
+        path = str(tmp_path / f"{type(source.layers[0]).__name__}.weights.h5")
+        source.save_weights(path)
+        interchange.load_weights(target, path)
+        for a, b in zip(target.get_weights(), source.get_weights()):
+            np.testing.assert_array_equal(a, b)
+        assert scaled_error(target(x), source(x)) <= FLOAT32_PARITY
+
+
 def _functional(cls):
     inputs = keras.Input((T, D))
     masked = keras.layers.Masking(0.0)(inputs)
     seq, *states = cls(H, return_sequences=True, return_state=True)(masked)
     both = keras.layers.Bidirectional(cls(H))(seq)
-    # SimpleRNN's one state as a tensor, LSTM's two as a list [h, c].
+    # SimpleRNN's and GRU's one state as a tensor, LSTM's two as a list.
     last = cls(H)(seq, initial_state=states[0] if len(states) == 1 else states)
     merged = keras.layers.Concatenate()([both, last])
     return keras.Model(inputs, keras.layers.Dense(2)(merged))

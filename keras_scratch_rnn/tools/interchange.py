@@ -1,17 +1,20 @@
 """Swap Keras's recurrent layers and ours in whole models, weights files
-included: SimpleRNN <-> ScratchRNN and LSTM <-> ScratchLSTM.
+included: SimpleRNN <-> ScratchRNN, LSTM <-> ScratchLSTM and GRU <->
+ScratchGRU.
 
-`ScratchRNN.from_simple_rnn` / `to_simple_rnn` and `ScratchLSTM.from_lstm`
-/ `to_lstm` convert one layer. `convert_model` converts every such layer
-of a Sequential or functional model. `load_weights` loads a `.weights.h5`
-file saved from the same model built with the other layer classes.
+`ScratchRNN.from_simple_rnn` / `to_simple_rnn`, `ScratchLSTM.from_lstm`
+/ `to_lstm` and `ScratchGRU.from_gru` / `to_gru` convert one layer.
+`convert_model` converts every such layer of a Sequential or functional
+model. `load_weights` loads a `.weights.h5` file saved from the same model
+built with the other layer classes.
 
 Why `load_weights` is needed: Keras names the entries of a weights file
 after each layer's class (`layers/simple_rnn/cell/vars`, `layers/lstm/...`,
-not the layer's name), so `model.load_weights` cannot find SimpleRNN's
-weights in a model made of ScratchRNN layers, nor LSTM's in one made of
-ScratchLSTM layers. Each pair stores the same variables in the same order
-under those entries; renaming the entries is enough.
+`layers/gru/...`, not the layer's name), so `model.load_weights` cannot
+find SimpleRNN's weights in a model made of ScratchRNN layers, nor LSTM's
+in one made of ScratchLSTM layers, nor GRU's in one of ScratchGRU layers.
+Each pair stores the same variables in the same order under those
+entries; renaming the entries is enough.
 """
 
 import os
@@ -27,6 +30,7 @@ import keras
 from keras.src.models.functional import Functional
 
 from keras_scratch_rnn.layers.checks import invalid
+from keras_scratch_rnn.layers.scratch_gru import ScratchGRU
 from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 
@@ -35,6 +39,7 @@ from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
 _PAIRS = (
     (keras.layers.SimpleRNN, ScratchRNN),
     (keras.layers.LSTM, ScratchLSTM),
+    (keras.layers.GRU, ScratchGRU),
 )
 # The name of each class's entries in a weights file (Keras's snake case of
 # the class name, numbered `_1`, `_2`... within one parent).
@@ -43,6 +48,8 @@ _ENTRY = {
     keras.layers.SimpleRNN: "simple_rnn",
     ScratchLSTM: "scratch_lstm",
     keras.layers.LSTM: "lstm",
+    ScratchGRU: "scratch_gru",
+    keras.layers.GRU: "gru",
 }
 # One layer of each class as its counterpart.
 _SWAP = {
@@ -50,6 +57,8 @@ _SWAP = {
     ScratchRNN: ScratchRNN.to_simple_rnn,
     keras.layers.LSTM: ScratchLSTM.from_lstm,
     ScratchLSTM: ScratchLSTM.to_lstm,
+    keras.layers.GRU: ScratchGRU.from_gru,
+    ScratchGRU: ScratchGRU.to_gru,
 }
 
 
@@ -64,8 +73,8 @@ def _source_classes(to):
 
 
 def convert_model(model, to="scratch"):
-    """A copy of `model` with every SimpleRNN swapped for ScratchRNN and
-    every LSTM for ScratchLSTM, or back.
+    """A copy of `model` with every SimpleRNN swapped for ScratchRNN,
+    every LSTM for ScratchLSTM and every GRU for ScratchGRU, or back.
 
     Layers inside `keras.layers.Bidirectional` and inside nested models are
     swapped too.
@@ -73,8 +82,10 @@ def convert_model(model, to="scratch"):
     Args:
         model: A Sequential or functional Keras model (a subclassed model
             cannot be cloned: convert its layers with
-            `ScratchRNN.from_simple_rnn` or `ScratchLSTM.from_lstm`).
-        to: `"scratch"` (SimpleRNN -> ScratchRNN, LSTM -> ScratchLSTM) or
+            `ScratchRNN.from_simple_rnn`, `ScratchLSTM.from_lstm` or
+            `ScratchGRU.from_gru`).
+        to: `"scratch"` (SimpleRNN -> ScratchRNN, LSTM -> ScratchLSTM,
+            GRU -> ScratchGRU) or
             `"keras"` (back to Keras's layers; `"simple"` is the same).
 
     Returns:
@@ -84,7 +95,7 @@ def convert_model(model, to="scratch"):
 
     ```python
     fast = convert_model(model)  # every SimpleRNN is now a ScratchRNN,
-    # every LSTM a ScratchLSTM
+    # every LSTM a ScratchLSTM, every GRU a ScratchGRU
     back = convert_model(fast, to="keras")
     ```
     """
@@ -95,7 +106,8 @@ def convert_model(model, to="scratch"):
             "a Sequential or functional keras.Model (a subclassed model "
             "cannot be cloned: convert its layers one by one with "
             "ScratchRNN.from_simple_rnn or to_simple_rnn, "
-            "ScratchLSTM.from_lstm or to_lstm)",
+            "ScratchLSTM.from_lstm or to_lstm, "
+            "ScratchGRU.from_gru or to_gru)",
             type(model).__name__,
         )
 
@@ -132,8 +144,9 @@ def load_weights(model, filepath, **kwargs):
 
     A `.weights.h5` file saved from the same architecture built with
     SimpleRNN loads into the model built with ScratchRNN, one built with
-    LSTM into the model built with ScratchLSTM, and the other way round
-    (both pairs at once for a model that uses both). A pair of which the
+    LSTM into the model built with ScratchLSTM, one built with GRU into
+    the model built with ScratchGRU, and the other way round (every pair
+    at once for a model that uses several). A pair of which the
     model uses both classes at once, or neither, is left as it is; a model
     with nothing to translate is passed to `model.load_weights` as it is
     (any file Keras takes).

@@ -23,6 +23,8 @@ import numpy as np
 import pytest
 
 from keras_scratch_rnn import (
+    ScratchGRU,
+    ScratchGRUCell,
     ScratchLSTM,
     ScratchLSTMCell,
     ScratchRNN,
@@ -61,7 +63,8 @@ def _strings(*shape):
 
 
 def _h(n=N, units=H):
-    """One state, `(batch, units)`: the RNN's h, or the LSTM's h or c."""
+    """One state, `(batch, units)`: the RNN's or GRU's h, or the LSTM's h
+    or c."""
     return np.zeros((n, units), "float32")
 
 
@@ -97,6 +100,13 @@ def s(tmp_path_factory):
     ns.lstm_cell = ScratchLSTMCell(H)
     ns.lstm_cell(x[:, 0], [_h(), _h()])
     ns.lstm_model = _rnn_model(ScratchLSTM)
+    ns.gru = ScratchGRU(H)
+    ns.gru(x)
+    ns.gru_stateful = ScratchGRU(H, stateful=True, reset_after=False)
+    ns.gru_stateful(x)  # h now differs from zeros
+    ns.gru_cell = ScratchGRUCell(H)
+    ns.gru_cell(x[:, 0], [_h()])
+    ns.gru_model = _rnn_model(ScratchGRU)
     ns.metric = Perplexity()
     ns.metric.update_state(np.zeros((N, T), "int32"), _x(d=V))
 
@@ -140,6 +150,7 @@ def s(tmp_path_factory):
         ns.stateful_masked = with_mask(ns.stateful, (None, None))
         ns.traced = tf.function(lambda x, **kw: ns.layer(x, **kw))
         ns.lstm_traced = tf.function(lambda x, **kw: ns.lstm(x, **kw))
+        ns.gru_traced = tf.function(lambda x, **kw: ns.gru(x, **kw))
         ns.lstm_with_states = tf.function(
             lambda x, h0, c0: ns.lstm(x, initial_state=[h0, c0]),
             input_signature=[
@@ -164,6 +175,11 @@ def _variables(s):
         *s.lstm_stateful.states,
         *s.lstm_cell.weights,
         *s.lstm_model.weights,
+        *s.gru.weights,
+        *s.gru_stateful.weights,
+        *s.gru_stateful.states,
+        *s.gru_cell.weights,
+        *s.gru_model.weights,
     ]
 
 
@@ -185,8 +201,9 @@ def _label(value):
 
 def _constructor_cases():
     """The same bad arguments for ScratchRNN and ScratchRNNCell, and the
-    layer's own arguments; for ScratchLSTM and ScratchLSTMCell a few of
-    each kind they share with them, and their own."""
+    layer's own arguments; for ScratchLSTM and ScratchLSTMCell, and for
+    ScratchGRU and ScratchGRUCell, a few of each kind they share with
+    them, and their own."""
     shared = [
         ("units", 0),
         ("units", "3"),
@@ -266,12 +283,43 @@ def _constructor_cases():
         ("use_cudnn", None),
         ("use_cudnn", np.array([True, False])),
     ]
+    gru_shared = [
+        ("units", 0),
+        ("units", "3"),
+        ("activation", "nope"),
+        ("activation", _one_column),
+        ("use_bias", None),
+        ("kernel_initializer", 3),
+        ("recurrent_regularizer", "nope"),
+        ("bias_constraint", "nope"),
+        ("dropout", -0.5),
+        ("recurrent_dropout", 1.5),
+        ("seed", 1.5),
+        # The GRU's own.
+        ("recurrent_activation", "nope"),
+        ("recurrent_activation", _one_column),
+        ("reset_after", "yes"),
+        ("reset_after", None),
+        ("reset_after", 2),
+        ("implementation", 3),
+        ("implementation", "1"),
+    ]
+    gru_layer_only = [
+        ("return_sequences", "yes"),
+        ("stateful", None),
+        ("activity_regularizer", "nope"),
+        ("use_cudnn", "yes"),
+        ("use_cudnn", 1),
+        ("use_cudnn", None),
+    ]
     cases = []
     for cls, arguments in (
         (ScratchRNN, shared + layer_only),
         (ScratchRNNCell, shared),
         (ScratchLSTM, lstm_shared + lstm_layer_only),
         (ScratchLSTMCell, lstm_shared),
+        (ScratchGRU, gru_shared + gru_layer_only),
+        (ScratchGRUCell, gru_shared),
     ):
         for name, value in arguments:
             kwargs = {"units": H, name: value}
@@ -798,6 +846,149 @@ CASES = [
         ValueError,
         _invalid("layer") + ".*got ScratchLSTM",
     ),
+    # --- ScratchGRU call: one state h, in either reset_after form --------
+    Case(
+        "gru-mask-timesteps",
+        lambda s: s.gru(_x(), mask=_bad_mask()),
+        ValueError,
+        _invalid("mask") + r".*\(batch, timesteps\) = \(2, 5\).*got \(2, 4\)",
+    ),
+    Case(
+        "gru-sequences-strings",
+        lambda s: s.gru(_strings(N, T, D)),
+        ValueError,
+        _invalid("sequences") + ".*dtype string",
+    ),
+    Case(
+        "gru-training-string",
+        lambda s: s.gru(_x(), training="True"),
+        ValueError,
+        _invalid("training"),
+    ),
+    Case(
+        "gru-initial_state-list-of-2",
+        lambda s: s.gru(_x(), initial_state=[_h(), _h()]),
+        ValueError,
+        _invalid("initial_state") + ".*one tensor.*got a list of 2",
+    ),
+    Case(
+        "gru-initial_state-units",
+        lambda s: s.gru(_x(), initial_state=_h(units=H + 1)),
+        ValueError,
+        _invalid("initial_state") + r".*\(2, 4\).*got \(2, 5\)",
+    ),
+    Case(
+        "gru-initial_state-strings",
+        lambda s: s.gru(_x(), initial_state=[_strings(N, H)]),
+        ValueError,
+        _invalid("initial_state") + ".*dtype string",
+    ),
+    # Stateful (reset_after=False): h must survive (checked for every case).
+    Case(
+        "gru-stateful-initial_state-list-of-2",
+        lambda s: s.gru_stateful(_x(), initial_state=[_h(), _h()]),
+        ValueError,
+        _invalid("initial_state") + ".*got a list of 2",
+    ),
+    Case(
+        "gru-stateful-mask-timesteps",
+        lambda s: s.gru_stateful(_x(), mask=_bad_mask()),
+        ValueError,
+        _invalid("mask"),
+    ),
+    # --- ScratchGRUCell call: states is h or [h] --------------------------
+    Case(
+        "gru-cell-states-list-of-2",
+        lambda s: s.gru_cell(_x()[:, 0], [_h(), _h()]),
+        ValueError,
+        _invalid("states") + ".*one tensor.*got a list of 2",
+    ),
+    Case(
+        "gru-cell-states-none",
+        lambda s: s.gru_cell(_x()[:, 0], None),
+        ValueError,
+        _invalid("states") + ".*got None",
+    ),
+    Case(
+        "gru-cell-states-units",
+        lambda s: s.gru_cell(_x()[:, 0], [_h(units=H + 1)]),
+        ValueError,
+        _invalid("states") + r".*\(2, 4\).*got \(2, 5\)",
+    ),
+    Case(
+        "gru-cell-states-batch",
+        lambda s: s.gru_cell(_x()[:, 0], _h(n=1)),
+        ValueError,
+        _invalid("states") + r".*got \(1, 4\)",
+    ),
+    Case(
+        "gru-cell-states-strings",
+        lambda s: s.gru_cell(_x()[:, 0], [_strings(N, H)]),
+        ValueError,
+        _invalid("states") + ".*dtype string",
+    ),
+    Case(
+        "gru-cell-sequence-features",
+        lambda s: s.gru_cell(_x(d=D + 1)[:, 0], [_h()]),
+        ValueError,
+        _invalid("sequence") + r".*\(batch, 3\).*got \(2, 4\)",
+    ),
+    # --- ScratchGRU.reset_state(states=h or [h]) --------------------------
+    Case(
+        "gru-reset_state-list-of-2",
+        lambda s: s.gru_stateful.reset_state([np.ones((N, H))] * 2),
+        ValueError,
+        _invalid("states") + ".*got a list of 2",
+    ),
+    Case(
+        "gru-reset_state-shape",
+        lambda s: s.gru_stateful.reset_state(np.ones((N + 1, H))),
+        ValueError,
+        _invalid("states") + r".*\(2, 4\), got \(3, 4\)",
+    ),
+    Case(
+        "gru-reset_state-list-of-1-shape",
+        lambda s: s.gru_stateful.reset_state([np.ones((N, H + 1))]),
+        ValueError,
+        _invalid("states") + r".*\(2, 4\), got \(2, 5\)",
+    ),
+    Case(
+        "gru-reset_state-strings",
+        lambda s: s.gru_stateful.reset_state(_strings(N, H)),
+        ValueError,
+        _invalid("states") + ".*dtype <U1",
+    ),
+    Case(
+        "gru-reset_state-not-stateful",
+        lambda s: s.gru.reset_state(np.ones((N, H))),
+        ValueError,
+        "argument `states`, but the layer is not stateful",
+    ),
+    # --- from_gru and the GRU's weights files -----------------------------
+    Case(
+        "from_gru-string",
+        lambda s: ScratchGRU.from_gru("gru"),
+        ValueError,
+        _invalid("layer") + ".*got str",
+    ),
+    Case(
+        "from_gru-lstm",
+        lambda s: ScratchGRU.from_gru(keras.layers.LSTM(H)),
+        ValueError,
+        _invalid("layer") + ".*got LSTM",
+    ),
+    Case(
+        "from_gru-scratch_gru",
+        lambda s: ScratchGRU.from_gru(s.gru),
+        ValueError,
+        _invalid("layer") + ".*got ScratchGRU",
+    ),
+    Case(
+        "load_weights-gru-model-lstm-file",
+        lambda s: interchange.load_weights(s.gru_model, s.lstm_file),
+        ValueError,
+        _invalid("filepath") + ".*holds no ScratchGRU or GRU",
+    ),
     # --- tbptt ------------------------------------------------------------
     Case(
         "TBPTTBatches-batch_size-bool",
@@ -975,6 +1166,12 @@ if BACKEND == "tensorflow":
             RUN_TIME,
             "`initial_state`",
         ),
+        Case(
+            "traced-gru-initial_state-list-of-2",
+            lambda s: s.gru_traced(_x(), initial_state=[_h()] * 2),
+            ValueError,
+            _invalid("initial_state") + ".*got a list of 2",
+        ),
     ]
 
 
@@ -1017,6 +1214,17 @@ def test_lstm_states_move_on_good_calls(s):
     s.lstm_stateful.reset_state(before)
     for variable, value in zip(s.lstm_stateful.states, before):
         np.testing.assert_array_equal(_numpy(variable), value)
+
+
+def test_gru_state_moves_on_good_calls(s):
+    """The GRU's stored h, unchanged above, moves on a good call, and
+    `reset_state([h])` sets it."""
+    before = _numpy(s.gru_stateful.states[0]).copy()
+    assert np.any(before != 0)
+    s.gru_stateful(_x())
+    assert np.any(_numpy(s.gru_stateful.states[0]) != before)
+    s.gru_stateful.reset_state([before])
+    np.testing.assert_array_equal(_numpy(s.gru_stateful.states[0]), before)
 
 
 def test_lstm_accepted_values_still_pass(s):
