@@ -8,7 +8,8 @@ two as a custom gradient, so the backend never differentiates through the
 loop. `rnn_step` is the book's single `RNN` step with its own backward. The
 LSTM of the book's chapter 6 has the same four: `lstm_forward`,
 `lstm_backward`, `scratch_lstm`, `lstm_step`; the GRU of its appendix too
-(`gru_*`, `scratch_gru`, in Keras's form: backends add them one by one).
+(`gru_forward`, `gru_backward`, `scratch_gru`, `gru_step`, in both of
+Keras's forms).
 
 The equations are written once, in `rnn_math`, `lstm_math` and
 `gru_math`; each backend
