@@ -8,6 +8,8 @@ the RNN, `("h", "c")` for the LSTM), which dropout masks it draws
 (`_dropout_masks`) and which op runs the sequence (`_run`).
 """
 
+import numbers
+
 import keras
 import numpy as np
 from keras import activations, constraints, initializers, regularizers
@@ -95,6 +97,72 @@ def weights_as_tensors(cell, dtype):
     read += [cell.bias] if cell.use_bias else []
     read = [keras.ops.cast(keras.ops.convert_to_tensor(w), dtype) for w in read]
     return read[0], read[1], read[2] if cell.use_bias else None
+
+
+def layer_options(
+    units,
+    return_sequences,
+    return_state,
+    go_backwards,
+    stateful,
+    unroll,
+    zero_output_for_mask,
+    activity_regularizer,
+):
+    """The layer's own arguments (not its cell's), checked before anything
+    is built, as keyword arguments of `keras.layers.RNN`."""
+    check_backend()
+    check_units(units)
+    options = {
+        name: check_flag(value, name)
+        for name, value in (
+            ("return_sequences", return_sequences),
+            ("return_state", return_state),
+            ("go_backwards", go_backwards),
+            ("stateful", stateful),
+            ("unroll", unroll),
+            ("zero_output_for_mask", zero_output_for_mask),
+        )
+    }
+    options["activity_regularizer"] = get_option(
+        regularizers.get,
+        activity_regularizer,
+        "activity_regularizer",
+        "a regularizer name, instance, callable or None",
+    )
+    return options
+
+
+def check_use_cudnn(use_cudnn):
+    """LSTM's and GRU's `use_cudnn`: `"auto"`, or a boolean (NumPy's too,
+    as Keras takes it)."""
+    if isinstance(use_cudnn, (bool, np.bool_)):
+        return bool(use_cudnn)
+    if not (isinstance(use_cudnn, str) and use_cudnn == "auto"):
+        raise invalid(
+            "use_cudnn", "one of 'auto', True, False", repr(use_cudnn)
+        )
+    return use_cudnn
+
+
+def check_implementation(implementation):
+    """Keras's hidden `implementation` keyword: 1 (one dropout mask per
+    gate, the four gates' matmuls apart) or 2 (one mask, one matmul)."""
+    if (
+        isinstance(implementation, bool)
+        or not isinstance(implementation, numbers.Integral)
+        or implementation not in (1, 2)
+    ):
+        raise invalid("implementation", "1 or 2", repr(implementation))
+    return int(implementation)
+
+
+def gate_masks(masks):
+    """Keras's dropout masks as the ops take them: one `(N, K)` tensor, or
+    the list of four (one per gate) stacked as `(N, 4, K)`."""
+    if isinstance(masks, (list, tuple)):
+        return keras.ops.stack(masks, axis=1)
+    return masks
 
 
 class ScratchLayer(keras.layers.RNN):
@@ -455,6 +523,61 @@ class ScratchLayer(keras.layers.RNN):
     @property
     def seed(self):
         return self.cell.seed
+
+    def _gate_dropout_masks(self, x, training):
+        """LSTM's and GRU's dropout masks for the whole sequence: `(N, D)`
+        and `None`, or with `recurrent_dropout` one per gate, `(N, G, D)`
+        and `(N, G, H)` (G = `cell.gates`).
+
+        Drawn like Keras's LSTM and GRU draw them (the same calls on the
+        same seed generator, in training or not: G per kind with
+        `recurrent_dropout`), so equal seeds give equal masks; used only in
+        training, and, as there, only for rates below 1.
+        """
+        cell = self.cell
+        count = cell.gates if cell.implementation == 1 else 1
+        masks = []
+        for rate, width in (
+            (cell.dropout, x.shape[-1]),
+            (cell.recurrent_dropout, cell.units),
+        ):
+            mask = None
+            if rate > 0:
+                drawn = [
+                    self._draw_dropout_mask(x, rate, width)
+                    for _ in range(count)
+                ]
+                mask = gate_masks(drawn if count > 1 else drawn[0])
+            masks.append(mask if training and rate < 1 else None)
+        return masks
+
+    @classmethod
+    def _from_keras(cls, layer, keras_class):
+        """A layer of `cls` with the configuration, weights and states of
+        `layer`, a `keras_class` (LSTM or GRU)."""
+        if not isinstance(layer, keras_class):
+            raise ValueError(
+                "Received an invalid value for argument `layer`, expected a "
+                f"keras.layers.{keras_class.__name__}, got "
+                f"{type(layer).__name__}."
+            )
+        config = layer.get_config()
+        config.pop("name")
+        config["seed"] = layer.cell.seed
+        config["zero_output_for_mask"] = layer.zero_output_for_mask
+        config["use_cudnn"] = layer.use_cudnn  # Keras's config forgets it
+        if layer.cell.implementation == 1 and not layer.recurrent_dropout:
+            config["implementation"] = 1
+        return copy_built_state(layer, cls.from_config(config))
+
+    def _to_keras(self, keras_class):
+        """A `keras_class` (LSTM or GRU) with this layer's config, weights
+        and states."""
+        config = self.get_config()
+        config.pop("name")
+        if self.cell.implementation == 1 and not self.recurrent_dropout:
+            config["implementation"] = 1
+        return copy_built_state(self, keras_class(**config))
 
     @classmethod
     def from_config(cls, config):

@@ -2,23 +2,15 @@
 drop-in `keras.layers.GRU`."""
 
 import keras
-import numpy as np
 from keras import activations, constraints, initializers, regularizers
 
 from keras_scratch_rnn.layers.base import (
     ScratchLayer,
-    check_backend,
-    copy_built_state,
+    check_use_cudnn,
+    layer_options,
     weights_as_tensors,
 )
-from keras_scratch_rnn.layers.checks import (
-    check_flag,
-    check_units,
-    get_option,
-    invalid,
-)
 from keras_scratch_rnn.layers.scratch_gru_cell import ScratchGRUCell
-from keras_scratch_rnn.layers.scratch_lstm_cell import gate_masks
 from keras_scratch_rnn.ops import scratch_gru
 
 
@@ -149,28 +141,17 @@ class ScratchGRU(ScratchLayer):
         zero_output_for_mask=False,
         **kwargs,
     ):
-        check_backend()
-        check_units(units)
-        return_sequences = check_flag(return_sequences, "return_sequences")
-        return_state = check_flag(return_state, "return_state")
-        go_backwards = check_flag(go_backwards, "go_backwards")
-        stateful = check_flag(stateful, "stateful")
-        unroll = check_flag(unroll, "unroll")
-        zero_output_for_mask = check_flag(
-            zero_output_for_mask, "zero_output_for_mask"
-        )
-        if isinstance(use_cudnn, (bool, np.bool_)):
-            use_cudnn = bool(use_cudnn)  # NumPy's too, as GRU takes it
-        elif not (isinstance(use_cudnn, str) and use_cudnn == "auto"):
-            raise invalid(
-                "use_cudnn", "one of 'auto', True, False", repr(use_cudnn)
-            )
-        activity_regularizer = get_option(
-            regularizers.get,
+        options = layer_options(
+            units,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            unroll,
+            zero_output_for_mask,
             activity_regularizer,
-            "activity_regularizer",
-            "a regularizer name, instance, callable or None",
         )
+        use_cudnn = check_use_cudnn(use_cudnn)
         cell = ScratchGRUCell(
             units,
             activation=activation,
@@ -194,17 +175,7 @@ class ScratchGRU(ScratchLayer):
             seed=seed,
             implementation=kwargs.pop("implementation", 2),
         )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+        super().__init__(cell, **options, **kwargs)
         self.input_spec = [keras.layers.InputSpec(ndim=3)]
         self.use_cudnn = use_cudnn
 
@@ -230,31 +201,9 @@ class ScratchGRU(ScratchLayer):
         )
 
     def _dropout_masks(self, x, training):
-        """The input and recurrent dropout masks of the whole sequence:
-        `(N, D)` and `None`, or with `recurrent_dropout` one per gate,
-        `(N, 3, D)` and `(N, 3, H)`.
-
-        Drawn like GRU draws them (the same calls on the same seed
-        generator, in training or not: three per kind with
-        `recurrent_dropout`), so equal seeds give equal masks; used only in
-        training, and, as in GRU, only for rates below 1.
-        """
-        cell = self.cell
-        count = 3 if cell.implementation == 1 else 1
-        masks = []
-        for rate, width in (
-            (cell.dropout, x.shape[-1]),
-            (cell.recurrent_dropout, cell.units),
-        ):
-            mask = None
-            if rate > 0:
-                drawn = [
-                    self._draw_dropout_mask(x, rate, width)
-                    for _ in range(count)
-                ]
-                mask = gate_masks(drawn if count > 1 else drawn[0])
-            masks.append(mask if training and rate < 1 else None)
-        return masks
+        """As GRU draws them, one per gate with `recurrent_dropout`:
+        `ScratchLayer._gate_dropout_masks`."""
+        return self._gate_dropout_masks(x, training)
 
     @classmethod
     def from_gru(cls, layer):
@@ -268,19 +217,7 @@ class ScratchGRU(ScratchLayer):
             A new `ScratchGRU` (built if `layer` was) that computes the same
             function; its name is a new one.
         """
-        if not isinstance(layer, keras.layers.GRU):
-            raise ValueError(
-                "Received an invalid value for argument `layer`, expected a "
-                f"keras.layers.GRU, got {type(layer).__name__}."
-            )
-        config = layer.get_config()
-        config.pop("name")
-        config["seed"] = layer.cell.seed
-        config["zero_output_for_mask"] = layer.zero_output_for_mask
-        config["use_cudnn"] = layer.use_cudnn  # GRU's config forgets it
-        if layer.cell.implementation == 1 and not layer.recurrent_dropout:
-            config["implementation"] = 1
-        return copy_built_state(layer, cls.from_config(config))
+        return cls._from_keras(layer, keras.layers.GRU)
 
     def to_gru(self):
         """A `keras.layers.GRU` with this layer's config, weights and state.
@@ -289,11 +226,7 @@ class ScratchGRU(ScratchLayer):
             A new GRU (built if this layer is) computing the same function;
             its name is a new one.
         """
-        config = self.get_config()
-        config.pop("name")
-        if self.cell.implementation == 1 and not self.recurrent_dropout:
-            config["implementation"] = 1
-        return copy_built_state(self, keras.layers.GRU(**config))
+        return self._to_keras(keras.layers.GRU)
 
     @property
     def reset_after(self):

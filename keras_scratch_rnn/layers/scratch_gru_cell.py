@@ -6,6 +6,8 @@ from keras import activations
 
 from keras_scratch_rnn.layers.base import (
     ScratchCell,
+    check_implementation,
+    gate_masks,
     ops_activation,
     weights_as_tensors,
 )
@@ -13,10 +15,6 @@ from keras_scratch_rnn.layers.checks import (
     check_flag,
     check_training,
     get_option,
-)
-from keras_scratch_rnn.layers.scratch_lstm_cell import (
-    check_implementation,
-    gate_masks,
 )
 from keras_scratch_rnn.ops import gru_step
 

@@ -1,13 +1,13 @@
 """`ScratchLSTMCell`: the book's one-step `LSTM` (chapter 6) as a Keras RNN
 cell."""
 
-import numbers
-
 import keras
 from keras import activations
 
 from keras_scratch_rnn.layers.base import (
     ScratchCell,
+    check_implementation,
+    gate_masks,
     ops_activation,
     weights_as_tensors,
 )
@@ -15,21 +15,8 @@ from keras_scratch_rnn.layers.checks import (
     check_flag,
     check_training,
     get_option,
-    invalid,
 )
 from keras_scratch_rnn.ops import lstm_step
-
-
-def check_implementation(implementation):
-    """Keras's hidden `implementation` keyword: 1 (one dropout mask per
-    gate, the four gates' matmuls apart) or 2 (one mask, one matmul)."""
-    if (
-        isinstance(implementation, bool)
-        or not isinstance(implementation, numbers.Integral)
-        or implementation not in (1, 2)
-    ):
-        raise invalid("implementation", "1 or 2", repr(implementation))
-    return int(implementation)
 
 
 def forget_bias_initializer(cell):
@@ -235,11 +222,3 @@ class ScratchLSTMCell(ScratchCell):
         )
         config["unit_forget_bias"] = self.unit_forget_bias
         return config
-
-
-def gate_masks(masks):
-    """Keras's dropout masks as the ops take them: one `(N, K)` tensor, or
-    the list of four (one per gate) stacked as `(N, 4, K)`."""
-    if isinstance(masks, (list, tuple)):
-        return keras.ops.stack(masks, axis=1)
-    return masks

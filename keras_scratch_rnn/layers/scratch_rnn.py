@@ -3,15 +3,13 @@
 import keras
 from keras import activations, constraints, initializers, regularizers
 
-from keras_scratch_rnn.layers.base import ScratchLayer, copy_built_state
-from keras_scratch_rnn.layers.checks import (
-    check_flag,
-    check_units,
-    get_option,
+from keras_scratch_rnn.layers.base import (
+    ScratchLayer,
+    copy_built_state,
+    layer_options,
 )
 from keras_scratch_rnn.layers.scratch_rnn_cell import (
     ScratchRNNCell,
-    check_backend,
     weights_as_tensors,
 )
 from keras_scratch_rnn.ops import scratch_rnn
@@ -169,21 +167,15 @@ class ScratchRNN(ScratchLayer):
         zero_output_for_mask=False,
         **kwargs,
     ):
-        check_backend()
-        check_units(units)
-        return_sequences = check_flag(return_sequences, "return_sequences")
-        return_state = check_flag(return_state, "return_state")
-        go_backwards = check_flag(go_backwards, "go_backwards")
-        stateful = check_flag(stateful, "stateful")
-        unroll = check_flag(unroll, "unroll")
-        zero_output_for_mask = check_flag(
-            zero_output_for_mask, "zero_output_for_mask"
-        )
-        activity_regularizer = get_option(
-            regularizers.get,
+        options = layer_options(
+            units,
+            return_sequences,
+            return_state,
+            go_backwards,
+            stateful,
+            unroll,
+            zero_output_for_mask,
             activity_regularizer,
-            "activity_regularizer",
-            "a regularizer name, instance, callable or None",
         )
         cell = ScratchRNNCell(
             units,
@@ -205,17 +197,7 @@ class ScratchRNN(ScratchLayer):
             trainable=kwargs.get("trainable", True),
             name="scratch_rnn_cell",
         )
-        super().__init__(
-            cell,
-            return_sequences=return_sequences,
-            return_state=return_state,
-            go_backwards=go_backwards,
-            stateful=stateful,
-            unroll=unroll,
-            zero_output_for_mask=zero_output_for_mask,
-            activity_regularizer=activity_regularizer,
-            **kwargs,
-        )
+        super().__init__(cell, **options, **kwargs)
         self.input_spec = [keras.layers.InputSpec(ndim=3)]
 
     def _run(self, x, states, mask, dropout_masks):

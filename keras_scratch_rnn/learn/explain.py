@@ -729,9 +729,9 @@ TOPICS = {
                     "regularizer=self.recurrent_regularizer,",
                 ),
                 CodeRef(
-                    _LAYER,
-                    "ScratchRNN.__init__",
-                    "activity_regularizer=activity_regularizer,",
+                    _BASE,
+                    "layer_options",
+                    'options["activity_regularizer"] = get_option(',
                 ),
             ),
             backward=(
@@ -1955,9 +1955,9 @@ LSTM_NOTES = {
         ),
         (
             CodeRef(
-                _LSTM_LAYER,
-                "ScratchLSTM.__init__",
-                "activity_regularizer=activity_regularizer,",
+                _BASE,
+                "layer_options",
+                'options["activity_regularizer"] = get_option(',
             ),
         ),
     ),
@@ -1996,8 +1996,8 @@ LSTM_NOTES = {
         ),
         (
             CodeRef(
-                _LSTM_LAYER,
-                "ScratchLSTM._dropout_masks",
+                _BASE,
+                "ScratchLayer._gate_dropout_masks",
                 "masks.append(mask if training and rate < 1 else None)",
             ),
             CodeRef(
@@ -2055,8 +2055,8 @@ LSTM_NOTES = {
         ),
         (
             CodeRef(
-                _LSTM_LAYER,
-                "ScratchLSTM._dropout_masks",
+                _BASE,
+                "ScratchLayer._gate_dropout_masks",
                 "self._draw_dropout_mask(x, rate, width)",
             ),
         ),
