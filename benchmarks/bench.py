@@ -1,5 +1,5 @@
-"""ScratchRNN vs keras.layers.SimpleRNN (or ScratchLSTM vs keras.layers.LSTM):
-speed and memory, side by side.
+"""ScratchRNN vs keras.layers.SimpleRNN (ScratchLSTM vs LSTM, ScratchGRU vs
+GRU): speed and memory, side by side.
 
 Every number comes from one run of this script: both layers get the same
 weights and inputs, and their timings are interleaved (a, b, a, b, ...) so
@@ -24,10 +24,12 @@ Run: `python benchmarks/bench.py` (a few minutes on 2 cores), or
 `python benchmarks/bench.py --quick` for a tiny grid (seconds).
 
 `--cell lstm` does all of it for ScratchLSTM against keras.layers.LSTM
-instead (the default, `--cell rnn`, is ScratchRNN against SimpleRNN): the
-same grid, steps, interleaving and columns; the reference's columns are
-headed "keras" instead of "simple", and the roofline counts the four gates'
-matmuls, 6 N T (D + H) 4H FLOPs.
+instead, `--cell gru` for ScratchGRU against keras.layers.GRU (both with
+their defaults: reset_after=True); the default, `--cell rnn`, is ScratchRNN
+against SimpleRNN. The same grid, steps, interleaving and columns; the
+reference's columns are headed "keras" instead of "simple", and the
+roofline counts the gates' matmuls, 6 N T (D + H) GH FLOPs (G = 4 for the
+LSTM, 3 for the GRU).
 
 `--backend jax` or `--backend torch` runs both layers on that Keras backend
 instead (KERAS_BACKEND is set before Keras is imported) and times, at the
@@ -72,8 +74,8 @@ tf = None  # TensorFlow, on the tensorflow backend only
 LAYERS = {}
 CELL = "rnn"
 REF = "simple"
-GATES = 1  # weight columns per unit: 4 for the LSTM (the roofline's FLOPs)
-CELLS = ("rnn", "lstm")
+GATES = 1  # weight columns per unit: 4 LSTM, 3 GRU (the roofline's FLOPs)
+CELLS = ("rnn", "lstm", "gru")
 
 
 def _import_tensorflow_quietly():
@@ -96,7 +98,7 @@ def _import_tensorflow_quietly():
 
 def load_backend(backend="tensorflow", cell="rnn"):
     """Imports Keras on `backend` (and TensorFlow for its path), and the
-    two layers of `cell` ("rnn" or "lstm") into `LAYERS`. Keras is imported
+    two layers of `cell` ("rnn", "lstm" or "gru") into `LAYERS`. Keras is imported
     once per process: if it already is, on another backend, this raises."""
     global keras, tf, CELL, REF, GATES
     if "keras" not in sys.modules:
@@ -475,7 +477,8 @@ def main(argv=None):
         choices=CELLS,
         default="rnn",
         help="rnn: ScratchRNN vs SimpleRNN (default); lstm: ScratchLSTM vs "
-        "keras.layers.LSTM",
+        "keras.layers.LSTM; gru: ScratchGRU vs keras.layers.GRU (both "
+        "with reset_after=True, Keras's default)",
     )
     args = parser.parse_args(argv)
     grid = QUICK_GRID if args.quick else GRID
@@ -507,7 +510,7 @@ def main(argv=None):
         train, forward, last = time_steps(
             N, T, H, reps, 0.0 if args.quick else MIN_SECONDS
         )
-        flops = 6 * N * T * (D + H) * GATES * H  # 4H columns: LSTM
+        flops = 6 * N * T * (D + H) * GATES * H  # 4H columns: LSTM, 3H: GRU
         row = {
             "N": N,
             "T": T,

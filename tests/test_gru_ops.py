@@ -10,6 +10,7 @@ import tensorflow as tf
 
 import keras_scratch_rnn.ops as ops
 from keras_scratch_rnn.ops import gru_math
+from keras_scratch_rnn.ops import tensorflow as tf_ops
 from keras_scratch_rnn.ops.tensorflow import xp
 from keras_scratch_rnn.tolerances import FLOAT64_PARITY
 
@@ -65,10 +66,24 @@ CASES = {
 }
 
 
+@pytest.fixture(params=["hoisted", "per_step"])
+def gru_loops(request, monkeypatch):
+    """Runs a test with both ways of the GRU's loops: the input projection
+    and weight gradients hoisted out of them, or per step inside them (from
+    `GRU_PER_STEP_UNITS` units and `GRU_PER_STEP_BATCH` rows of a batch
+    part on; here from 1)."""
+    if request.param == "per_step":
+        monkeypatch.setattr(tf_ops, "GRU_PER_STEP_UNITS", 1)
+        monkeypatch.setattr(tf_ops, "GRU_PER_STEP_BATCH", 1)
+    return request.param
+
+
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "function"])
 @pytest.mark.parametrize("reset_after", [True, False])
 @pytest.mark.parametrize("case", CASES)
-def test_scratch_gru_gradients_match_autodiff(case, reset_after, traced):
+def test_scratch_gru_gradients_match_autodiff(
+    case, reset_after, traced, gru_loops
+):
     spec = CASES[case]
     x, h0, kernel, recurrent, bias, mask, (dm, rm), (w_seq, w_h) = _problem(
         len(case), reset_after, spec.get("use_bias", True)
@@ -117,9 +132,10 @@ def test_scratch_gru_gradients_match_autodiff(case, reset_after, traced):
         assert np.abs(g - w).max() <= FLOAT64_PARITY * scale
 
 
-def test_unknown_batch_size():
+def test_unknown_batch_size(gru_loops):
     """A traced `scratch_gru` with `None` batch: two parts of 8 and 9 rows,
-    or of 0 and 1."""
+    or of 0 and 1 (an unknown batch part counts as large: per step from
+    `GRU_PER_STEP_UNITS` units on)."""
     x, h0, kernel, recurrent, bias, *_ = _problem(1, True)
     spec = [tf.TensorSpec((None, T, D), tf.float64),
             tf.TensorSpec((None, H), tf.float64)]  # fmt: skip

@@ -836,9 +836,14 @@ def lstm_step(x, h_prev, c_prev, kernel, recurrent_kernel, bias, masks,
 
 # --- the GRU ------------------------------------------------------------------
 # The same loops and glue for the GRU (`gru_math`), in both of Keras's forms:
-# the loops carry h forward and dh backward; the input projection before the
-# forward loop and the weight gradients after the backward loop are single
-# matmuls over the N * T rows (hoisted only, for now).
+# the loops carry h forward and dh backward. As for the LSTM, the rest is
+# done hoisted (the input projection and the weight gradients as single
+# matmuls over the N * T rows) or per step, by the size of a step.
+
+# From this many units H and batch rows N (of a batch part) on, the GRU's
+# loops do the input projection and the weight gradients step by step.
+GRU_PER_STEP_UNITS = 32
+GRU_PER_STEP_BATCH = 128
 
 
 def _gru_inputs(x, masks):
@@ -852,23 +857,27 @@ def _gru_inputs(x, masks):
     return x, _row_masks(m, tf.shape(x)[1])
 
 
-def _gru_forward_loop(X, h0, recurrent_kernel, recurrent_bias, m, r, options,
-                      compiled, per_step):  # fmt: skip
-    """The recurrence over `X[:, t] = x_t Wx + b_x` `(N, T, 3H)`.
+def _gru_forward_loop(xs, h0, kernel, recurrent_kernel, b_x, b_h, m_in, m,
+                      r, options, compiled, per_step):  # fmt: skip
+    """The recurrence over `xs[:, t]`: `X_t = x_t Wx + b_x` `(N, T, 3H)`,
+    or if `per_step` `x_t` itself `(N, T, D)`, projected inside the loop
+    (with the per-gate input masks `m_in (N, 3, D)` or `None`; `kernel`,
+    `b_x` and `m_in` are used only then).
 
     Returns `(hs, saved, outputs, pre, y_last)`: `(N, T, .)` each,
     `outputs` only with a mask (else `None`: they are `hs`), `pre` only for
     callable activations; `y_last` the last output `(N, H)`.
     """
-    del per_step  # always hoisted
-    T = X.shape[1] if options.unroll else tf.shape(X)[1]
+    T = xs.shape[1] if options.unroll else tf.shape(xs)[1]
 
     def step(t, carry):
         h_prev, *y_prev = carry
+        X_t = xs[:, t]
+        if per_step:  # x_t Wx + b_x inside the loop, as the book's GRU does
+            X_t = gru_math.input_projection(xp, X_t, kernel, b_x, m_in)
         h, y, saved, A = gru_math.step_forward(
-            xp, X[:, t], h_prev, y_prev[0] if y_prev else None,
-            recurrent_kernel, recurrent_bias, r,
-            None if m is None else m[:, t], options,
+            xp, X_t, h_prev, y_prev[0] if y_prev else None,
+            recurrent_kernel, b_h, r, None if m is None else m[:, t], options,
         )  # fmt: skip
         outs = [h, saved] + ([y] if m is not None else [])
         outs += [A] if options.keeps_pre else []
@@ -886,37 +895,52 @@ def _gru_forward_loop(X, h0, recurrent_kernel, recurrent_bias, m, r, options,
 
 
 def _gru_backward_loop(
-    d_outputs, dh_last, d_last, h0, hs, saved, pre, recurrent_kernel, m, r,
-    options, compiled, per_step,
+    d_outputs, dh_last, d_last, x, h0, hs, saved, pre, kernel,
+    recurrent_kernel, m_in, m, r, options, compiled, per_step,
 ):  # fmt: skip
     """The reverse recurrence: returns `(dXs, dh0)`, `dXs[:, t]` =
-    dL/dX_t `(N, T, 3H)`. Either `d_outputs`, dL/dy_t for every t, or
-    `d_last`, dL/dy_{T-1} alone, is `None`."""
-    del per_step  # always hoisted
+    dL/dX_t `(N, T, 3H)`; or, if `per_step`, the book's per-step sums
+    instead: `(dx, dh0, dWx, dWh, db_x[, db_h])` (`x`, `kernel` and the
+    per-gate input masks `m_in` are used only then). Either `d_outputs`,
+    dL/dy_t for every t, or `d_last`, dL/dy_{T-1} alone, is `None`."""
     T = hs.shape[1] if options.unroll else tf.shape(hs)[1]
 
     def step(t, carry):
-        dh, dy_next = carry  # from step t+1
+        dh, dy_next, sums = carry  # from step t+1
+        h_prev = _previous_state(hs, h0, t)
         dX, dh_prev, dy_prev = gru_math.step_backward(
             xp, dh,
             None if d_outputs is None else d_outputs[:, t],  # dL/dy_t
             dy_next[0] if dy_next else None,
-            saved[:, t], _previous_state(hs, h0, t),
+            saved[:, t], h_prev,
             None if pre is None else pre[:, t],
             recurrent_kernel, r, None if m is None else m[:, t], options,
         )  # fmt: skip
-        return (dh_prev, () if m is None else (dy_prev,)), (dX,)
+        dy_next = () if m is None else (dy_prev,)
+        if not per_step:
+            return (dh_prev, dy_next, sums), (dX,)
+        # The rest of the book's `GRU.backward`, summed over the steps:
+        dx, *grads = gru_math.weight_gradients(
+            xp, x[:, t], h_prev, dX, saved[:, t], kernel, m_in, r, options
+        )
+        sums = tuple(s + g for s, g in zip(sums, grads))  # no db_h: 3 sums
+        return (dh_prev, dy_next, sums), (dx,)
 
     if m is None:  # y_{T-1} = h_{T-1}: one gradient
         dh, dy = (dh_last if d_last is None else dh_last + d_last), ()
     else:
         dh = dh_last
         dy = (tf.zeros_like(dh_last) if d_last is None else d_last,)
-    (dh0, _), (dXs,) = _time_loop(
-        step, T, (dh, dy), [tf.tile(dh_last, [1, 3])], options.unroll,
-        compiled, reverse=True,
+    sums, templates = (), [tf.tile(dh_last, [1, 3])]  # dX (N, 3H)
+    if per_step:
+        b = [kernel[0]] * (1 + options.reset_after)  # db_x (and db_h)
+        sums = tuple(tf.zeros_like(w) for w in [kernel, recurrent_kernel] + b)
+        templates = [x[:, 0]]  # dx (N, D)
+    (dh0, _, sums), (ys,) = _time_loop(
+        step, T, (dh, dy, sums), templates, options.unroll, compiled,
+        reverse=True,
     )  # fmt: skip
-    return dXs, dh0
+    return (ys, dh0) + sums  # per step: dx, dh0, dWx, dWh, db_x[, db_h]
 
 
 def gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
@@ -927,23 +951,33 @@ def gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
     return outputs, hs, saved, pre
 
 
+def _gru_per_step(x, recurrent_kernel):
+    """Whether the GRU's matmuls of `x (N, T, D)` go per step."""
+    N, H = x.shape[0], recurrent_kernel.shape[0]
+    return H >= GRU_PER_STEP_UNITS and (N is None or N >= GRU_PER_STEP_BATCH)
+
+
 def _gru_forward(x, h0, kernel, recurrent_kernel, bias, masks, options):
     """`gru_forward`; returns `(hs, saved, outputs, pre, y_last)`."""
     _check_steps(x, options.unroll)
+    per_step = _gru_per_step(x, recurrent_kernel)
     b_x, b_h = gru_math.split_bias(bias, options)
     x, m_rows = _gru_inputs(x, masks)  # (N, T, D)
-    N, T, D = tf.unstack(tf.shape(x))
-    # x_t Wx + b_x for every t at once, over the N * T rows
-    X = gru_math.input_projection(
-        xp, tf.reshape(x, (-1, D)), kernel, b_x, m_rows
-    )
-    X = tf.reshape(X, (N, T, tf.shape(X)[-1]))  # -1 fails at N = 0
+    if per_step:  # x_t Wx + b_x is computed inside the loop
+        xs, weights = x, (kernel, b_x, _gate_masks(masks))
+    else:  # x_t Wx + b_x for every t at once, over the N * T rows
+        N, T, D = tf.unstack(tf.shape(x))
+        X = gru_math.input_projection(
+            xp, tf.reshape(x, (-1, D)), kernel, b_x, m_rows
+        )
+        xs = tf.reshape(X, (N, T, tf.shape(X)[-1]))  # -1 fails at N = 0
+        weights = (None, None, None)
     args = (
-        X, h0, recurrent_kernel, b_h, _column_mask(masks.mask),
-        masks.recurrent_dropout,
+        xs, h0, weights[0], recurrent_kernel, weights[1], b_h, weights[2],
+        _column_mask(masks.mask), masks.recurrent_dropout,
     )  # fmt: skip
     hs, saved, outputs, pre, y_last = _run_loop(
-        _gru_forward_loop, args, options, False
+        _gru_forward_loop, args, options, per_step
     )
     if outputs is None:  # no mask: y_t = h_t
         outputs = hs
@@ -964,29 +998,38 @@ def gru_backward(
     last output alone) is `None`. Returns `(dx, dh0, dkernel,
     drecurrent_kernel, dbias)`, `dbias` shaped like `bias` (or `None`)."""
     _check_steps(x, options.unroll)
+    per_step = _gru_per_step(x, recurrent_kernel)
     r = masks.recurrent_dropout
     seen, m_rows = _gru_inputs(x, masks)  # (N, T, D), as forward
-    args = (
-        d_outputs, dh_last, d_last, h0, hs, saved, pre, recurrent_kernel,
-        _column_mask(masks.mask), r,
-    )  # fmt: skip
-    dXs, dh0 = _run_loop(_gru_backward_loop, args, options, False)
-    N, T, D = tf.unstack(tf.shape(seen))
-    H = tf.shape(h0)[1]
-    # The sums over t of the per-step weight gradients, hoisted.
-    h_prev = tf.concat([h0[:, None], hs[:, :-1]], axis=1)  # h_{t-1}
-    dx, dkernel, drecurrent_kernel, db_x, db_h = gru_math.weight_gradients(
-        xp,
-        tf.reshape(seen, (-1, D)),
-        tf.reshape(h_prev, (-1, H)),
-        tf.reshape(dXs, (-1, 3 * H)),
-        tf.reshape(saved, (N * T, tf.shape(saved)[-1])),
-        kernel,
-        m_rows,
-        None if r is None else _row_masks(r, T),
-        options,
+    x_in, kernel_in, m_in = (
+        (seen, kernel, _gate_masks(masks)) if per_step else (None,) * 3
     )
-    dx = tf.reshape(dx, (N, T, D))
+    args = (
+        d_outputs, dh_last, d_last, x_in, h0, hs, saved, pre, kernel_in,
+        recurrent_kernel, m_in, _column_mask(masks.mask), r,
+    )  # fmt: skip
+    results = _run_loop(_gru_backward_loop, args, options, per_step)
+    if per_step:
+        dx, dh0, dkernel, drecurrent_kernel, db_x, *db_h = results
+        db_h = db_h[0] if db_h else None
+    else:
+        dXs, dh0 = results
+        N, T, D = tf.unstack(tf.shape(seen))
+        H = tf.shape(h0)[1]
+        # The sums over t of the per-step weight gradients, hoisted.
+        h_prev = tf.concat([h0[:, None], hs[:, :-1]], axis=1)  # h_{t-1}
+        dx, dkernel, drecurrent_kernel, db_x, db_h = gru_math.weight_gradients(
+            xp,
+            tf.reshape(seen, (-1, D)),
+            tf.reshape(h_prev, (-1, H)),
+            tf.reshape(dXs, (-1, 3 * H)),
+            tf.reshape(saved, (N * T, tf.shape(saved)[-1])),
+            kernel,
+            m_rows,
+            None if r is None else _row_masks(r, T),
+            options,
+        )
+        dx = tf.reshape(dx, (N, T, D))
     for t, like in ((dx, x), (dh0, h0), (dkernel, kernel)):
         t.set_shape(like.shape)
     drecurrent_kernel.set_shape(recurrent_kernel.shape)
