@@ -302,6 +302,23 @@ def test_scratch_lstm_gradients_match_autodiff(name, mode):
     assert_results_close(got, want, FLOAT64_PARITY, n_params)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    "name", ["mask", "last-mask-zero_out", "mixed_dropout-mask", "no_bias",
+             "softsign-mask-dropout", "unroll-everything"],
+)  # fmt: skip
+def test_per_step_loops_match_autodiff(name, mode, monkeypatch):
+    """The same with the loops' other way: the input projection and the
+    weight gradients per step inside the loops (from LSTM_PER_STEP_UNITS
+    units and LSTM_PER_STEP_BATCH rows of a part on; here from 1)."""
+    monkeypatch.setattr(tf_ops, "LSTM_PER_STEP_UNITS", 1)
+    monkeypatch.setattr(tf_ops, "LSTM_PER_STEP_BATCH", 1)
+    args, options, n_params = _case_args(name)
+    got = run_scratch(mode, ("per_step", name), args, options)
+    want = loss_and_grads(loop_lstm, *args, **options)
+    assert_results_close(got, want, FLOAT64_PARITY, n_params)
+
+
 def test_traced_cases_compile_their_loops():
     """Inside a `tf.function` the LSTM loops are XLA-compiled (the cases
     above exercise that path, not the plain one)."""
