@@ -2,17 +2,19 @@
 
 Also installed as the console script `keras-scratch-rnn`.
 
-Without a command it runs the main job (`parity.main_job`; `--cell rnn`
-or `lstm` for one table only). Commands:
+Without a command it runs the main job (`parity.main_job`; `--cell rnn`,
+`lstm` or `gru` for one table only). Commands:
 
-- `explain [PARAM] [--lang en|ja]`: every SimpleRNN argument explained, or
-  one of them with a live demonstration (`keras_scratch_rnn.learn.explain`).
-- `compare [--cell rnn|lstm] [LAYER ARGUMENTS ...]`: ScratchRNN against
-  SimpleRNN (or ScratchLSTM against LSTM) for any configuration: output and
-  gradient differences and the speed ratio.
-- `gradflow [--cell rnn|lstm|all] [--plot PATH] [--lang en|ja]`: how far
-  back the gradient reaches in the RNN and in the LSTM (why truncated BPTT,
-  and the LSTM's memory cell).
+- `explain [--cell rnn|lstm|gru] [PARAM] [--lang en|ja]`: every SimpleRNN
+  (LSTM, GRU) argument explained, or one of them with a live demonstration
+  (`keras_scratch_rnn.learn.explain`).
+- `compare [--cell rnn|lstm|gru] [LAYER ARGUMENTS ...]`: ScratchRNN
+  against SimpleRNN (or ScratchLSTM against LSTM, ScratchGRU against GRU)
+  for any configuration: output and gradient differences and the speed
+  ratio.
+- `gradflow [--cell rnn|lstm|gru|all] [--plot PATH] [--lang en|ja]`: how
+  far back the gradient reaches in the RNN, the LSTM and the GRU (why
+  truncated BPTT, the LSTM's memory cell and the GRU's update gate).
 - `docs [--check [--demos]]`: regenerates `docs/` from the same source as
   `explain`, or checks it (`--demos`: the demonstrations' output too).
 - `parity`: the main job, by name.
@@ -82,8 +84,14 @@ def _usage_error(parser, message):
 LAYER_NAMES = {
     "rnn": ("ScratchRNN", "SimpleRNN"),
     "lstm": ("ScratchLSTM", "LSTM"),
+    "gru": ("ScratchGRU", "GRU"),
 }
-MAIN_CELLS = {"rnn": ("rnn",), "lstm": ("lstm",), "all": ("rnn", "lstm")}
+MAIN_CELLS = {
+    "rnn": ("rnn",),
+    "lstm": ("lstm",),
+    "gru": ("gru",),
+    "all": ("rnn", "lstm", "gru"),
+}
 
 
 def keras_backend():
@@ -339,32 +347,53 @@ def _use_cudnn(text):
     return value
 
 
-# LSTM's arguments that SimpleRNN lacks: (name, metavar or None for a
-# flag, type, default, meaning), `compare --cell lstm` only.
-LSTM_ARGUMENTS = (
+# The gated cells' arguments that SimpleRNN lacks: (name, metavar or None
+# for a flag, type, default, meaning, the cells that take it); `compare`
+# refuses each for the other cells.
+GATED_ARGUMENTS = (
     (
         "recurrent_activation",
         "NAME",
         _activation,
         "'sigmoid'",
-        "the gates' activation: i, f, o = act(A_i), act(A_f), act(A_o)",
+        "the gates' activation: the LSTM's i, f, o = act(A_i), act(A_f), "
+        "act(A_o), the GRU's z, r",
+        ("lstm", "gru"),
     ),
     (
         "unit_forget_bias",
         None,
         None,
         "True",
-        "the forget gate's bias starts at 1 (f = sigmoid(1) = 0.73)",
+        "LSTM: the forget gate's bias starts at 1 (f = sigmoid(1) = 0.73)",
+        ("lstm",),
+    ),
+    (
+        "reset_after",
+        None,
+        None,
+        "True",
+        "GRU: r multiplies h_{t-1} Wh + b_h, after the matmul (bias (2, "
+        "3H)); --no-reset-after: r * h_{t-1} before it, as the book's GRU "
+        "(bias (3H,))",
+        ("gru",),
     ),
     (
         "use_cudnn",
         "auto|true|false",
         _use_cudnn,
         "'auto'",
-        "LSTM's cuDNN kernel on a GPU; ScratchLSTM accepts it and always "
-        "runs its own loops",
+        "LSTM's and GRU's cuDNN kernel on a GPU; ScratchLSTM and ScratchGRU "
+        "accept it and always run their own loops",
+        ("lstm", "gru"),
     ),
 )
+
+
+def _flag(name, metavar):
+    """How `compare --help` spells the flag of argument `name`."""
+    flag = name.replace("_", "-")
+    return f"--[no-]{flag}" if metavar is None else f"--{flag}"
 
 
 def _layer_type(name):
@@ -386,13 +415,18 @@ def _layer_type(name):
 # explain
 
 
+# How `explain`'s hint names a cell's own argument.
+_CELL_NOUNS = {"rnn": "a SimpleRNN", "lstm": "an LSTM", "gru": "a GRU"}
+
+
 def _explain(args, parser):
     lang, width, style = args.lang, _width(), _style()
     cell = getattr(args, "cell", "rnn")
     if cell not in explain.CELLS:
         _usage_error(
             parser,
-            f"explain takes one cell, --cell rnn or lstm, not {cell!r}",
+            f"explain takes one cell, --cell {', '.join(explain.CELLS)}, "
+            f"not {cell!r}",
         )
     if args.param is None:
         _print(explain.overview_lines(lang, style, width, cell=cell))
@@ -401,11 +435,15 @@ def _explain(args, parser):
     if topic is None:
         names = explain.names(cell)
         typed = explain.normalize(args.param)
-        if cell == "rnn" and explain.resolve(args.param, cell="lstm"):
+        others = explain.cells_knowing(args.param)
+        if others:  # another cell's own argument or topic
             _usage_error(
                 parser,
-                f"{args.param!r} is an LSTM argument: add --cell lstm "
-                f"(explain --cell lstm {args.param})",
+                f"{args.param!r} is "
+                + " and ".join(f"{_CELL_NOUNS[c]} argument" for c in others)
+                + ": add "
+                + " or ".join(f"--cell {c}" for c in others)
+                + f" (explain --cell {others[0]} {args.param})",
             )
         close = difflib.get_close_matches(typed, names, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -434,26 +472,26 @@ def _compare(args, parser):
     cell = getattr(args, "cell", "rnn")
     if cell not in LAYER_NAMES:
         _usage_error(
-            parser, f"compare takes one cell, --cell rnn or lstm, not {cell!r}"
+            parser,
+            f"compare takes one cell, --cell rnn, lstm or gru, not {cell!r}",
         )
     ours, theirs = LAYER_NAMES[cell]
     names = [a.name for a in explain.ARGUMENTS if not a.call]
-    names += [a[0] for a in LSTM_ARGUMENTS]
+    names += [a[0] for a in GATED_ARGUMENTS]
     typed = {
         name: getattr(args, name)
         for name in names
         if name != "units" and getattr(args, name, None) is not _UNSET
     }
-    if cell == "rnn":
-        for name, metavar, *_ in LSTM_ARGUMENTS:
-            if name in typed:
-                flag = name.replace("_", "-")
-                flag = f"--[no-]{flag}" if metavar is None else f"--{flag}"
-                _usage_error(
-                    parser,
-                    f"argument {flag}: an LSTM argument (SimpleRNN has no "
-                    f"{name}); add --cell lstm",
-                )
+    for name, metavar, *_, takes in GATED_ARGUMENTS:
+        if name in typed and cell not in takes:
+            owners = " and ".join(LAYER_NAMES[c][1] for c in takes)
+            cells = " or ".join(f"--cell {c}" for c in takes)
+            _usage_error(
+                parser,
+                f"argument {_flag(name, metavar)}: an argument of {owners} "
+                f"only ({theirs} has no {name}); add {cells}",
+            )
     units = args.units
     if typed.get("stateful") and args.timesteps < 2:
         parser.error(
@@ -608,7 +646,7 @@ def _verdict(ok, style):
 
 
 def _call_error(layer_class, config, units, args):
-    """The error of one call of Keras's layer on zeros (LSTM's
+    """The error of one call of Keras's layer on zeros (LSTM's and GRU's
     `use_cudnn=True` is refused only then, without a GPU), one line; None
     if it runs."""
     import re
@@ -775,12 +813,13 @@ def _main_job(args, parser):
 MAIN_JOB_HELP = (
     "Builds ScratchRNN (the RNN of 'Deep Learning from Scratch 2' with a "
     "handwritten backward) and keras.layers.SimpleRNN with the same weights, "
-    "and ScratchLSTM (the book's LSTM) and keras.layers.LSTM likewise, "
+    "and ScratchLSTM (the book's LSTM) and keras.layers.LSTM, ScratchGRU "
+    "(the book's GRU) and keras.layers.GRU likewise, "
     "runs each pair on a built-in input for a table of parameter "
     "combinations, eagerly and traced (tf.function, jax.jit; torch runs "
     "eagerly), on the Keras backend of --backend or KERAS_BACKEND, and "
-    "prints the largest output and gradient differences (--cell rnn or "
-    "lstm: one table only). Exits with 1 if any is above tolerance."
+    "prints the largest output and gradient differences (--cell rnn, "
+    "lstm or gru: one table only). Exits with 1 if any is above tolerance."
 )
 
 
@@ -813,14 +852,14 @@ def build_parser():
             + MAIN_JOB_HELP
             + " The commands below explain every SimpleRNN parameter live "
             "(in English or Japanese), compare any configuration with "
-            "SimpleRNN or LSTM, and show how far back the gradient reaches "
-            "in each (why truncated BPTT)."
+            "SimpleRNN, LSTM or GRU, and show how far back the gradient "
+            "reaches in each (why truncated BPTT)."
         ),
     )
     _add_backend_option(parser)
     main_cell = (
         "the main job's tables: rnn (ScratchRNN vs SimpleRNN), lstm "
-        "(ScratchLSTM vs LSTM) or all"
+        "(ScratchLSTM vs LSTM), gru (ScratchGRU vs GRU) or all"
     )
     _add_cell_option(parser, tuple(MAIN_CELLS), "all", main_cell)
     parser.set_defaults(handler=_main_job, subparser=parser)
@@ -828,8 +867,8 @@ def build_parser():
 
     p = commands.add_parser(
         "parity",
-        help="the main job: the parity tables vs SimpleRNN and LSTM (the "
-        "default)",
+        help="the main job: the parity tables vs SimpleRNN, LSTM and GRU "
+        "(the default)",
         description=MAIN_JOB_HELP,
     )
     _add_backend_option(p)
@@ -845,21 +884,27 @@ def build_parser():
             "meaning. With PARAM: where it enters h_t = act(x_t Wx + "
             "h_{t-1} Wh + b) and the handwritten backward (the code line), "
             "a small live demonstration with ScratchRNN and SimpleRNN side "
-            "by side, and the mistake people most often make with it."
+            "by side, and the mistake people most often make with it. With "
+            "--cell lstm or --cell gru, the same for LSTM or GRU."
         ),
         epilog="PARAM is one of: "
         + ", ".join(explain.names())
-        + "; with --cell lstm also: "
-        + ", ".join(
-            n for n in explain.names("lstm") if n not in explain.names()
+        + "".join(
+            f"; with --cell {cell} also: "
+            + ", ".join(
+                n for n in explain.names(cell) if n not in explain.names()
+            )
+            for cell in explain.CELLS[1:]
         ),
     )
     _add_cell_option(
         p,
         explain.CELLS,
         "rnn",
-        "rnn (SimpleRNN's arguments) or lstm (LSTM's: its own arguments, "
-        "the book's gate order, and what changes for the shared ones)",
+        "rnn (SimpleRNN's arguments), lstm (LSTM's: its own arguments, "
+        "the book's gate order, and what changes for the shared ones) or "
+        "gru (GRU's: its own arguments, reset_after above all, the book's z "
+        "convention, and what changes for the shared ones)",
     )
     p.add_argument(
         "param",
@@ -879,12 +924,13 @@ def build_parser():
 
     p = commands.add_parser(
         "compare",
-        help="ScratchRNN vs SimpleRNN (or ScratchLSTM vs LSTM) for any "
-        "configuration, with speed",
+        help="ScratchRNN vs SimpleRNN (or ScratchLSTM vs LSTM, ScratchGRU "
+        "vs GRU) for any configuration, with speed",
         description=(
             "The main job for the configuration you type: builds ScratchRNN "
             "and SimpleRNN (with --cell lstm: ScratchLSTM and "
-            "keras.layers.LSTM) with the same weights, runs both forward and "
+            "keras.layers.LSTM; with --cell gru: ScratchGRU and "
+            "keras.layers.GRU) with the same weights, runs both forward and "
             "backward (eagerly and traced), and prints the largest "
             "differences of the outputs and of the gradients w.r.t. inputs, "
             "initial state and weights; then the outputs with weights drawn "
@@ -897,16 +943,20 @@ def build_parser():
             "--go-backwards --mask --initial-state --dropout 0.2 --training "
             "--recurrent-regularizer 'L2(0.01)'; keras-scratch-rnn compare "
             "--cell lstm --recurrent-activation hard_sigmoid "
-            "--no-unit-forget-bias --mask --initial-state"
+            "--no-unit-forget-bias --mask --initial-state; keras-scratch-rnn "
+            "compare --cell gru --no-reset-after --mask --initial-state"
         ),
     )
     _add_cell_option(
         p,
         tuple(LAYER_NAMES),
         "rnn",
-        "rnn: ScratchRNN vs SimpleRNN; lstm: ScratchLSTM vs keras.layers.LSTM",
+        "rnn: ScratchRNN vs SimpleRNN; lstm: ScratchLSTM vs "
+        "keras.layers.LSTM; gru: ScratchGRU vs keras.layers.GRU",
     )
-    layer = p.add_argument_group("layer arguments (as in SimpleRNN and LSTM)")
+    layer = p.add_argument_group(
+        "layer arguments (as in SimpleRNN, LSTM and GRU)"
+    )
     layer.add_argument(
         "--units", type=_positive_int, default=5, help="H (default: 5)"
     )
@@ -932,11 +982,13 @@ def build_parser():
                 metavar=_METAVARS.get(argument.name, "SPEC"),
                 help=f"{meaning} (default: {argument.default})",
             )
-    lstm = p.add_argument_group("LSTM's own arguments (with --cell lstm)")
-    for name, metavar, kind, default, meaning in LSTM_ARGUMENTS:
+    gated = p.add_argument_group(
+        "the LSTM's and GRU's own arguments (with --cell lstm or gru)"
+    )
+    for name, metavar, kind, default, meaning, _ in GATED_ARGUMENTS:
         flag = "--" + name.replace("_", "-")
         if metavar is None:
-            lstm.add_argument(
+            gated.add_argument(
                 flag,
                 dest=name,
                 action=argparse.BooleanOptionalAction,
@@ -944,7 +996,7 @@ def build_parser():
                 help=f"{meaning} (default: {default})",
             )
         else:
-            lstm.add_argument(
+            gated.add_argument(
                 flag,
                 dest=name,
                 type=kind,
@@ -991,25 +1043,28 @@ def build_parser():
 
     p = commands.add_parser(
         "gradflow",
-        help="how far back the gradient reaches in the RNN and the LSTM: "
-        "why truncated BPTT",
+        help="how far back the gradient reaches in the RNN, the LSTM and "
+        "the GRU: why truncated BPTT",
         description=(
             "For a loss on the last state only, prints |dL/dh_t| for every "
             "t (and the LSTM's |dL/dc_t|), computed by the handwritten "
             "backward walking t = T-1, ..., 0, for several sequence lengths "
             "and scales of Wh (scale times a random orthogonal matrix; the "
-            "other weights as Keras's default initializers draw them): the "
+            "other weights as Keras's default initializers draw them, the "
+            "GRU in Keras's default form, reset_after=True): the "
             "vanishing (and exploding) gradient behind the book's truncated "
-            "BPTT, and the LSTM's path back through its memory cell c "
-            "(dc_{t-1} = ds * f). Says for each how many steps back it "
-            "stays above 1e-3 of its start."
+            "BPTT, the LSTM's path back through its memory cell c "
+            "(dc_{t-1} = ds * f) and the GRU's through its update gate "
+            "(dh_{t-1} = dh_t * z + ...). Says for each how many steps back "
+            "it stays above 1e-3 of its start."
         ),
     )
     _add_cell_option(
         p,
         tuple(MAIN_CELLS),
         "all",
-        "rnn, lstm, or all: both side by side, in the table and the plot",
+        "rnn, lstm, gru, or all: the three side by side, in the table and "
+        "the plot",
     )
     p.add_argument(
         "--lengths",
@@ -1031,8 +1086,8 @@ def build_parser():
         "--activation",
         choices=("tanh", "sigmoid", "relu", "linear"),
         default="tanh",
-        help="activation; the LSTM's of g and c, its gates stay sigmoid "
-        "(default: tanh)",
+        help="activation; the LSTM's of g and c, the GRU's of hh, their "
+        "gates stay sigmoid (default: tanh)",
     )
     p.add_argument("--units", type=_positive_int, default=16, help="H (16)")
     p.add_argument("--batch", type=_positive_int, default=8, help="N (8)")

@@ -71,8 +71,8 @@ def _messages(stderr):
 
 
 def test_no_command_runs_the_main_job(monkeypatch):
-    """Both cells' tables by default (the README's quickstart), one with
-    --cell, before the command or after `parity`."""
+    """The three cells' tables by default (the README's quickstart), one
+    with --cell, before the command or after `parity`."""
     seen = []
     monkeypatch.setattr(
         parity, "main_job", lambda cells=None: seen.append(cells) or 42
@@ -82,8 +82,41 @@ def test_no_command_runs_the_main_job(monkeypatch):
     assert cli.main(["--cell", "rnn"]) == 42
     assert cli.main(["parity", "--cell", "lstm"]) == 42
     assert cli.main(["--cell", "all", "parity"]) == 42
-    both = ("rnn", "lstm")
-    assert seen == [both, both, ("rnn",), ("lstm",), both]
+    assert cli.main(["--cell", "gru"]) == 42
+    every = ("rnn", "lstm", "gru")
+    assert seen == [every, every, ("rnn",), ("lstm",), every, ("gru",)]
+
+
+def test_main_job_prints_every_cells_table(monkeypatch, capsys):
+    """The main job end to end on a small selection (the full tables take
+    minutes): one case per cell, the GRU's in the book's form
+    (reset_after=False); the three pairs named, a row per cell and mode,
+    exit code 0."""
+    small = {cell: cases[:1] for cell, cases in parity.CASES.items()}
+    small["gru"] = [c for c in parity.GRU_CASES if "book" in c[0]]
+    monkeypatch.setattr(parity, "CASES", small)
+    code, out, _ = _run([], capsys)
+    assert code == 0, out
+    for pair in (
+        "ScratchRNN vs keras.layers.SimpleRNN (cell rnn),",
+        "ScratchLSTM vs keras.layers.LSTM (cell lstm),",
+        "ScratchGRU vs keras.layers.GRU (cell gru):",
+    ):
+        assert pair in out, pair
+    rows = re.findall(
+        r"^(rnn|lstm|gru) +(.+?) +tensorflow +(eager|tf\.function) +\S+ +"
+        r"\S+ +yes$",
+        out,
+        re.M,
+    )
+    cells = [(cell, mode) for cell, _, mode in rows]
+    assert cells == [
+        (cell, mode)
+        for cell in ("rnn", "lstm", "gru")
+        for mode in ("eager", "tf.function")
+    ], out
+    assert rows[-1][1] == "reset_after=False (the book's form)"
+    assert re.search(r"^6/6 comparisons within 1e-05 \(", out, re.M), out
 
 
 def test_console_script_and_module_share_main():
@@ -124,7 +157,7 @@ BAD_ARGUMENTS = [
     (["compare", "--seed", "x"], "expected an integer or None"),
     (["compare", "--stateful", "--timesteps", "1"], "at least 2"),
     (["compare", "--return-sequences=yes"], "ignored explicit argument"),
-    (["compare", "--cell", "gru"], "invalid choice: 'gru'"),
+    (["compare", "--cell", "all"], "invalid choice: 'all'"),
     (
         ["compare", "--cell", "lstm", "--use-cudnn", "maybe"],
         "expected auto, true or false, got 'maybe'",
@@ -133,9 +166,18 @@ BAD_ARGUMENTS = [
         ["compare", "--cell", "lstm", "--recurrent-activation", "nonsense"],
         "unknown activation",
     ),
-    (["gradflow", "--cell", "gru"], "invalid choice: 'gru'"),
+    (
+        ["compare", "--cell", "gru", "--use-cudnn", "maybe"],
+        "expected auto, true or false, got 'maybe'",
+    ),
+    (
+        ["compare", "--cell", "gru", "--reset-after=no"],
+        "ignored explicit argument 'no'",
+    ),
+    (["compare", "--cell", "gru", "--activation", "glu"], "ScratchGRU refuses"),
+    (["gradflow", "--cell", "cnn"], "invalid choice: 'cnn'"),
     (["gradflow", "--lang", "fr"], "invalid choice: 'fr'"),
-    (["--cell", "gru"], "invalid choice: 'gru'"),
+    (["--cell", "cnn"], "invalid choice: 'cnn'"),
     (["gradflow", "--lengths", "1"], "at least 2"),
     (["gradflow", "--scales", "-1"], "positive number"),
     (["gradflow", "--plot", "/no/such/folder/g.png"], "does not exist"),
@@ -160,6 +202,7 @@ FAST = [
     (["explain", "nonsense"], 2, "unknown parameter 'nonsense'"),
     (["compare", "--units", "0"], 2, "expected a positive integer, got 0"),
     (["compare", "--unit-forget-bias"], 2, "add --cell lstm"),
+    (["compare", "--cell", "lstm", "--reset-after"], 2, "add --cell gru"),
     (["docs", "--check"], 0, "is up to date"),
 ]
 
@@ -216,15 +259,21 @@ def test_a_backend_a_command_cannot_use_is_one_line(argv, backend, tmp_path):
     assert not list(tmp_path.iterdir())  # docs wrote nothing
 
 
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_compare_runs_on_another_backend(backend):
+def test_compare_runs_on_another_backend(backend, cell):
     """`--backend` picks the backend before Keras loads: the comparison
-    runs there (traced with jax.jit on JAX; PyTorch runs eagerly)."""
+    runs there (traced with jax.jit on JAX; PyTorch runs eagerly), for the
+    GRU too (its gradient there is the backend's own, tools/autodiff)."""
     result = _shell(
-        "--backend", backend, "compare", "--no-timing", "--units", "3",
-        "--mask",
+        "--backend", backend, "compare", "--cell", cell, "--no-timing",
+        "--units", "3", "--mask", "--initial-state",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
+    ours, theirs = cli.LAYER_NAMES[cell]
+    assert result.stdout.startswith(f"{ours} (handwritten BPTT) vs ")
+    assert f"keras.layers.{theirs}," in result.stdout.replace("\n", " ")
+    assert "d_initial_state" in result.stdout
     assert "NO" not in result.stdout.split()
     expected = {"jax": ["eager", "jax.jit"], "torch": ["eager"]}[backend]
     for mode in expected:
@@ -542,22 +591,95 @@ def test_compare_lstm_reports_a_difference(monkeypatch, capsys):
     assert re.search(r"^d_recurrent_kernel .* NO$", out, re.M), out
 
 
+def test_compare_gru_any_configuration(capsys):
+    """`compare --cell gru`: ScratchGRU against keras.layers.GRU, with the
+    GRU's own arguments, in the book's form (--no-reset-after)."""
+    argv = [
+        "compare", "--cell", "gru",
+        "--units", "3",
+        "--return-sequences", "--return-state", "--go-backwards",
+        "--mask", "--initial-state", "--training",
+        "--dropout", "0.2", "--recurrent-dropout", "0.1",
+        "--recurrent-regularizer", "L2(0.01)",
+        "--activity-regularizer", "l2",
+        "--recurrent-activation", "hard_sigmoid",
+        "--no-reset-after", "--use-cudnn", "false",
+        "--repeats", "2",
+    ]  # fmt: skip
+    code, out, _ = _run(argv, capsys)
+    assert code == 0, out
+    assert out.startswith(
+        "ScratchGRU (handwritten BPTT) vs keras.layers.GRU, same weights"
+    )
+    assert "recurrent_activation=hard_sigmoid" in out
+    assert "reset_after=False" in out and "use_cudnn=False" in out
+    for row in (
+        "output",
+        "state",
+        "d_initial_state",
+        "d_recurrent_kernel",
+        "d_bias",
+        "regularization losses",
+        "weights after one SGD step",
+        "activity regularization loss",  # GRU keeps it: a checked row
+    ):
+        assert f"\n{row} " in out, row
+    assert "d_initial_carry" not in out and "LSTM" not in out
+    assert "GRU / ScratchGRU" in out
+    ratios = [float(r) for r in re.findall(r"(\d+\.\d+)x", out)]
+    assert len(ratios) == 2 and all(r > 0 for r in ratios)
+    assert "NO" not in out.split()
+    assert re.search(r"^11/11 checks within 1e-05\.$", out, re.M), out
+
+
+def test_compare_gru_reports_a_difference(monkeypatch, capsys):
+    """A handwritten GRU dWh off by 1% makes `compare --cell gru` fail, in
+    Keras's default form (reset_after=True)."""
+
+    def wrong(*args, **kwargs):
+        dx, dh0, dk, drk, db = backward(*args, **kwargs)
+        return dx, dh0, dk, drk * 1.01, db
+
+    backward = tf_ops.gru_backward
+    monkeypatch.setattr(tf_ops, "gru_backward", wrong)
+    argv = ["compare", "--cell", "gru", "--mode", "eager", "--no-timing"]
+    code, out, _ = _run(argv, capsys)
+    assert code == 1
+    assert re.search(r"^d_recurrent_kernel .* NO$", out, re.M), out
+    assert re.search(r"^d_kernel .* yes$", out, re.M), out
+
+
+GATED_ONLY = [
+    ("rnn", "--recurrent-activation=tanh", "--cell lstm or --cell gru"),
+    ("rnn", "--unit-forget-bias", "--cell lstm"),
+    ("rnn", "--no-unit-forget-bias", "--cell lstm"),
+    ("rnn", "--use-cudnn=auto", "--cell lstm or --cell gru"),
+    ("rnn", "--reset-after", "--cell gru"),
+    ("lstm", "--no-reset-after", "--cell gru"),
+    ("gru", "--unit-forget-bias", "--cell lstm"),
+]
+
+
 @pytest.mark.parametrize(
-    "flag", ["--recurrent-activation=tanh", "--unit-forget-bias",
-             "--no-unit-forget-bias", "--use-cudnn=auto"],
-)  # fmt: skip
-def test_lstm_arguments_without_cell_lstm_are_one_line(flag, capsys):
-    """SimpleRNN has no recurrent_activation, unit_forget_bias or
-    use_cudnn: one line on stderr naming the flag and --cell lstm, exit 2,
-    before Keras loads."""
+    "cell, flag, cells", GATED_ONLY, ids=[f"{c} {f}" for c, f, _ in GATED_ONLY]
+)
+def test_a_gated_cells_argument_for_another_cell_is_one_line(
+    cell, flag, cells, capsys
+):
+    """SimpleRNN has no recurrent_activation, unit_forget_bias, reset_after
+    or use_cudnn, the GRU no unit_forget_bias, the LSTM no reset_after: one
+    line on stderr naming the flag, the layer that lacks it and the cells
+    that take it, exit 2, before Keras loads."""
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["compare", "--cell", "rnn", flag])
+        cli.main(["compare", "--cell", cell, flag])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err.count("\n") == 1, err
     name = flag.split("=")[0].removeprefix("--").removeprefix("no-")
     assert err.startswith("keras-scratch-rnn compare: error: argument --")
-    assert name in err and err.rstrip().endswith("add --cell lstm"), err
+    assert name in err and err.rstrip().endswith(f"add {cells}"), err
+    lacking = cli.LAYER_NAMES[cell][1]
+    assert f"({lacking} has no {name.replace('-', '_')})" in err, err
 
 
 @pytest.mark.parametrize(
@@ -576,7 +698,8 @@ def test_cell_where_it_does_not_apply_is_one_line(argv, message, capsys):
     assert err.count("\n") == 1 and message in err, err
 
 
-def test_cell_before_the_command_reaches_compare(monkeypatch, capsys):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_cell_before_the_command_reaches_compare(cell, monkeypatch, capsys):
     """`--cell lstm compare` is `compare --cell lstm`, as `--backend`."""
     seen = []
     monkeypatch.setattr(
@@ -585,23 +708,27 @@ def test_cell_before_the_command_reaches_compare(monkeypatch, capsys):
         lambda config, units, cell: seen.append(cell) or "stop here",
     )
     with pytest.raises(SystemExit):
-        cli.main(["--cell", "lstm", "compare", "--no-timing"])
-    assert seen == ["lstm"]
-    assert "keras.layers.LSTM refuses" in capsys.readouterr().err
+        cli.main(["--cell", cell, "compare", "--no-timing"])
+    assert seen == [cell]
+    theirs = cli.LAYER_NAMES[cell][1]
+    assert f"keras.layers.{theirs} refuses" in capsys.readouterr().err
 
 
-def test_use_cudnn_true_without_a_gpu_is_refused(capsys):
-    """keras.layers.LSTM(use_cudnn=True) raises when called without a GPU
-    (ScratchLSTM runs): nothing to compare with, one message."""
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_use_cudnn_true_without_a_gpu_is_refused(cell, capsys):
+    """keras.layers.LSTM(use_cudnn=True) and GRU's raise when called
+    without a GPU (ScratchLSTM and ScratchGRU run): nothing to compare
+    with, one message."""
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
-        pytest.skip("LSTM runs use_cudnn=True with a GPU")
+        pytest.skip("LSTM and GRU run use_cudnn=True with a GPU")
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["compare", "--cell", "lstm", "--use-cudnn", "true"])
+        cli.main(["compare", "--cell", cell, "--use-cudnn", "true"])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
-    assert "keras.layers.LSTM refuses this configuration" in err
+    theirs = cli.LAYER_NAMES[cell][1]
+    assert f"keras.layers.{theirs} refuses this configuration" in err
     assert "use_cudnn=True was specified" in err
     assert "\x1b[" not in err and "Traceback" not in err
 

@@ -136,6 +136,52 @@ def test_derivation_has_the_lstm_backward_in_the_books_notation(page):
 
 
 @pytest.mark.parametrize("page", ["derivation.md", "ja/derivation.md"])
+def test_derivation_has_the_gru_backward_in_the_books_notation(page):
+    """Section 11: the mix's three gradients, the candidate's in both of
+    Keras's forms, the gates' and dX, each quoted from the book's
+    GRU.backward and from gru_math; Keras's z as the book's 1 - z."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    section = text[text.index("## 11. ") :]
+    for equation in (
+        "h_t   = (1 - z) * h_{t-1} + z * h_hat",
+        "dh_hat  = dh_t * z",
+        "dh_prev = dh_t * (1 - z)",
+        "dz      = dh_t * (h_hat - h_{t-1})",
+        "dt      = dh_hat * (1 - h_hat^2)",
+        "dh_prev += r * dhr               dr = dhr * h_{t-1}",
+        "dt_z = dz * z (1 - z)     dt_r = dr * r (1 - r)",
+        "dh_prev += dt_z Wh_z^T + dt_r Wh_r^T     dx_t = dX Wx^T",
+        "dR = [da_z, da_r, dR_h]",
+        "reset_after=True",
+        "book_to_keras_gru",
+    ):
+        assert equation in section, equation
+    quoted = {(q[0], q[1]) for q in CODE_QUOTE.findall(section)}
+    for file, function in (
+        ("keras_scratch_rnn/reference/gru.py", "GRU.forward"),
+        ("keras_scratch_rnn/reference/gru.py", "GRU.backward"),
+        ("keras_scratch_rnn/reference/gru.py", "TimeGRU.backward"),
+        ("keras_scratch_rnn/reference/gru.py", "book_to_keras_gru"),
+        ("keras_scratch_rnn/ops/gru_math.py", "step_forward"),
+        ("keras_scratch_rnn/ops/gru_math.py", "step_backward"),
+        ("keras_scratch_rnn/ops/gru_math.py", "weight_gradients"),
+        ("keras_scratch_rnn/ops/gru_math.py", "gru_step_backward"),
+        ("keras_scratch_rnn/ops/__init__.py", "gru_backward"),
+    ):
+        assert (file, function) in quoted, function
+    quotes = [q[2] for q in CODE_QUOTE.findall(section)]
+    for line in (
+        "h_next = (1 - z) * h_prev + z * h_hat",
+        "h = z * h_prev + (1.0 - z) * hh",
+        "dr = da_h * R_h",
+        "dr = dv * h_prev",
+    ):
+        assert any(line in q for q in quotes), line
+    assert len(quotes) >= 50
+    assert "## 12. " not in text  # the GRU's is the last section
+
+
+@pytest.mark.parametrize("page", ["derivation.md", "ja/derivation.md"])
 def test_derivation_shows_the_seeds_forward_loop_as_the_mistake(page):
     text = (DOCS / page).read_text(encoding="utf-8")
     assert "for t in range(T):" in text
@@ -172,8 +218,9 @@ def test_links_resolve(page):
 @pytest.mark.parametrize("page", ["parameters.md", "ja/parameters.md"])
 def test_every_argument_has_a_section(page):
     text = (DOCS / page).read_text(encoding="utf-8")
-    for argument in explain.arguments("lstm"):  # SimpleRNN's and LSTM's
-        assert f"`{argument.name}`" in text, argument.name
+    for cell in explain.CELLS[1:]:  # SimpleRNN's, LSTM's and GRU's
+        for argument in explain.arguments(cell):
+            assert f"`{argument.name}`" in text, argument.name
     for topic in explain.all_topics():
         assert f"\n## `{topic}`\n" in text, topic
 
@@ -202,6 +249,37 @@ def test_every_shared_section_ends_with_its_lstm_note(page):
     last_shared = max(text.index(f"\n## `{n}`\n") for n in explain.TOPICS)
     first_lstm = min(text.index(f"\n## `{n}`\n") for n in explain.LSTM_TOPICS)
     assert last_shared < first_lstm
+
+
+@pytest.mark.parametrize("page", ["parameters.md", "ja/parameters.md"])
+def test_every_shared_section_has_its_gru_note_after_the_lstm_one(page):
+    """Each SimpleRNN section has its GRU note, after the LSTM note and
+    before its demonstration; the GRU's own sections come last, each with
+    the command that shows it (its argument's name, not the topic's)."""
+    lang = "ja" if page.startswith("ja/") else "en"
+    text = (DOCS / page).read_text(encoding="utf-8")
+    lstm = f"**{explain.label('lstm_note', lang)}**"
+    gru = f"**{explain.label('gru_note', lang)}**"
+    by_name = {
+        m.group(1): section
+        for section in re.split(r"^## ", text, flags=re.M)
+        if (m := re.match(r"`(\w+)`\n", section))
+    }
+    for name, note in explain.GRU_NOTES.items():
+        section = by_name[name]
+        assert explain.pick(note.text, lang) in section, name
+        assert section.index(lstm) < section.index(gru), name
+        assert section.index(gru) < section.index("```text"), name
+    for name, topic in explain.GRU_TOPICS.items():
+        section = by_name[name]
+        assert gru not in section and lstm not in section, name
+        title = explain.topic_title(topic)
+        assert f"explain --cell gru {title}" in section, name
+    last_lstm = max(text.index(f"\n## `{n}`\n") for n in explain.LSTM_TOPICS)
+    first_gru = min(text.index(f"\n## `{n}`\n") for n in explain.GRU_TOPICS)
+    assert last_lstm < text.index('<a id="gru-only"></a>') < first_gru
+    for equation in explain.GRU_EQUATIONS:
+        assert equation in text
 
 
 def test_readme_section_shows_real_explain_output(rendered):

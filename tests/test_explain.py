@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_scratch_rnn import ScratchLSTM, ScratchRNN
+from keras_scratch_rnn import ScratchGRU, ScratchLSTM, ScratchRNN, cli
 from keras_scratch_rnn.learn import demos, explain
 from keras_scratch_rnn.terminal import display_width, table, wrap
 from keras_scratch_rnn.tolerances import FLOAT32_PARITY
@@ -109,8 +109,9 @@ def _all_refs():
         for topic in explain.all_topics().values()
         for ref in topic.forward_refs + topic.backward_refs
     ] + [
-        (f"{name} (LSTM note)", ref)
-        for name, note in explain.LSTM_NOTES.items()
+        (f"{name} ({cell} note)", ref)
+        for cell, notes in explain.NOTES.items()
+        for name, note in notes.items()
         for ref in note.refs
     ]
 
@@ -137,8 +138,9 @@ def test_a_stale_code_pointer_is_noticed():
 def test_every_topic_points_at_the_forward_or_says_why_not():
     for topic in explain.all_topics().values():
         assert topic.forward_refs, topic.name
-    for name, note in explain.LSTM_NOTES.items():
-        assert note.refs, name
+    for notes in explain.NOTES.values():
+        for name, note in notes.items():
+            assert note.refs, name
 
 
 # ---------------------------------------------------------------------------
@@ -473,7 +475,7 @@ def test_resolve_knows_the_lstm_names_only_for_the_lstm():
         explain.argument_names("lstm")
     )
     with pytest.raises(ValueError, match="cell"):
-        explain.resolve("units", cell="gru")
+        explain.resolve("units", cell="transformer")
 
 
 def test_the_default_cell_is_todays_behaviour():
@@ -650,3 +652,412 @@ def test_the_lstm_notes_claims_hold():
     _, _, c_masked = layer(x, mask=mask)
     _, _, c_short = layer(x[:, :2])
     assert np.allclose(np.asarray(c_masked), np.asarray(c_short), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# The GRU (`cell="gru"`): its own arguments, a note on every shared topic,
+# the z convention; the same checks as for the LSTM.
+
+GRU_ONLY = {"recurrent_activation", "reset_after", "use_cudnn"}
+
+
+def _gru_only_live():
+    """What GRU has and SimpleRNN lacks, in their configs (but `seed`) and
+    in their constructors' signatures (`use_cudnn`: GRU's config forgets
+    it)."""
+    gru = set(keras.layers.GRU(4).get_config())
+    simple = set(keras.layers.SimpleRNN(4).get_config())
+    assert simple <= gru
+    in_config = gru - simple - set(explain.argument_names())
+    signature = {
+        cls: set(inspect.signature(cls.__init__).parameters)
+        for cls in (keras.layers.GRU, keras.layers.SimpleRNN)
+    }
+    in_signature = (
+        signature[keras.layers.GRU] - signature[keras.layers.SimpleRNN]
+    )
+    return in_config | in_signature
+
+
+def test_gru_topics_cover_what_simple_rnn_lacks():
+    """A new GRU argument in Keras (or a dropped one) makes this fail."""
+    assert _gru_only_live() == GRU_ONLY
+    assert {a.name for a in explain.GRU_ARGUMENTS} == GRU_ONLY
+    live = set(keras.layers.GRU(4).get_config()) - BASE_KEYS
+    expected = live | {"use_cudnn"} | CALL_ARGUMENTS
+    assert set(explain.argument_names("gru")) == expected
+    names = explain.argument_names("gru")
+    assert len(names) == len(set(names))
+
+
+def test_gru_arguments_follow_scratch_gru_signature_and_config():
+    layer = inspect.signature(ScratchGRU.__init__).parameters
+    call = inspect.signature(ScratchGRU.call).parameters
+    order = [n for n in layer if n not in {"self", "kwargs"}]
+    order += [n for n in call if n not in {"self", "sequences"}]
+    assert explain.argument_names("gru") == order
+    config = set(ScratchGRU(1).get_config()) - BASE_KEYS
+    assert config | CALL_ARGUMENTS == set(explain.argument_names("gru"))
+
+
+def test_gru_defaults_are_the_live_defaults():
+    layer = inspect.signature(ScratchGRU.__init__).parameters
+    builtin = inspect.signature(keras.layers.GRU.__init__).parameters
+    call = inspect.signature(ScratchGRU.call).parameters
+    for argument in explain.arguments("gru"):
+        source = call if argument.call else layer
+        default = source[argument.name].default
+        if default is inspect.Parameter.empty:
+            assert argument.default is None, argument.name
+            continue
+        assert argument.default == repr(default), argument.name
+        if not argument.call and argument.name in builtin:
+            assert repr(builtin[argument.name].default) == argument.default
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_every_gru_text_exists_in_both_languages(lang):
+    index = explain.LANGUAGES.index(lang)
+    texts = [a.meaning for a in explain.arguments("gru")]
+    texts += [n.text for n in explain.GRU_NOTES.values()]
+    for topic in explain.GRU_TOPICS.values():
+        texts += [
+            getattr(topic, f)
+            for f in ("summary", "forward", "backward", "mistake")
+        ]
+    texts += [explain._LABELS[k] for k in explain._LABELS if "gru" in k]
+    for pair in texts:
+        text = pair[index]
+        assert text.strip(), pair
+        assert bool(JAPANESE.search(text)) == (lang == "ja"), text
+
+
+def test_every_gru_topic_is_used_has_a_demo_and_every_shared_a_note():
+    used = {a.topic for a in explain.arguments("gru")}
+    assert used | {"z_convention"} == set(explain.topic_names("gru"))
+    assert set(explain.GRU_TOPICS) == set(demos.GRU_DEMOS)
+    assert set(explain.GRU_TOPICS) & set(explain.TOPICS) == set()
+    assert set(explain.GRU_TOPICS) & set(explain.LSTM_TOPICS) == set()
+    assert set(explain.GRU_NOTES) == set(explain.TOPICS)
+    assert set(explain.GRU_MEANINGS) <= set(explain.argument_names())
+    assert all(t.cell == "gru" for t in explain.GRU_TOPICS.values())
+
+
+def test_resolve_knows_the_gru_names_only_for_the_gru():
+    gru = explain.GRU_TOPICS
+    for typed, name in (
+        ("Reset-After", "reset_after"),
+        ("z_convention", "z_convention"),
+        ("gru_use_cudnn", "gru_use_cudnn"),
+    ):
+        assert explain.resolve(typed) is None  # SimpleRNN
+        assert explain.resolve(typed, "lstm") is None
+        assert explain.resolve(typed, cell="gru") is gru[name]
+    # The GRU's recurrent_activation and use_cudnn are the GRU's own.
+    for typed, name in (
+        ("recurrent_activation", "recurrent_activation"),
+        ("use-cudnn", "use_cudnn"),
+    ):
+        assert explain.resolve(typed, "gru") is gru[f"gru_{name}"]
+        assert explain.resolve(typed, "lstm") is explain.LSTM_TOPICS[name]
+        assert explain.cells_knowing(typed) == ["lstm", "gru"]
+    assert explain.resolve("unit_forget_bias", "gru") is None
+    assert explain.resolve("dropout", "gru") is explain.TOPICS["dropout"]
+    assert explain.resolve("bias_initializer", "gru").name == "initializers"
+    names = explain.names("gru")
+    assert len(names) == len(set(names))
+    assert set(names) == set(explain.topic_names("gru")) | set(
+        explain.argument_names("gru")
+    )
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_gru_overview_lists_every_argument_aligned(lang):
+    lines = explain.overview_lines(lang, width=80, cell="gru")
+    text = "\n".join(lines)
+    for name in explain.argument_names("gru"):
+        assert re.search(rf"^{name}\s", text, re.M), name
+    assert all(display_width(line) <= 80 for line in lines)
+    names = explain.argument_names("gru")
+    rows = [ln for ln in lines if ln.split(" ")[0] in names]
+    starts = {_column_start(row, 2) for row in rows[:25]}
+    assert len(starts) == 1, starts
+    for equation in explain.GRU_EQUATIONS:
+        assert equation in text
+    assert "explain --cell gru z_convention" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_shared_topic_for_the_gru_adds_its_note(lang, reports):
+    topic = explain.TOPICS["recurrent_dropout"]
+    lines, _ = explain.topic_lines(
+        topic, lang, width=80, report=reports[topic.name], cell="gru"
+    )
+    text = "\n".join(lines)
+    heading = explain.label("gru_note", lang)
+    assert heading in text
+    assert explain.label("lstm_note", lang) not in text
+    assert text.index(heading) < text.index(explain.label("demo", lang))
+    for ref in explain.GRU_NOTES["recurrent_dropout"].refs:
+        assert ref.code in text
+    assert explain.label("forward", lang) in text  # the RNN text stays
+
+
+@pytest.mark.parametrize("name", sorted(explain.GRU_TOPICS))
+def test_gru_topic_renders_with_gru_headings(name, reports):
+    topic = explain.GRU_TOPICS[name]
+    title = explain.topic_title(topic)
+    assert title == name.removeprefix("gru_")
+    for cell in explain.CELLS:  # a GRU topic reads the same for any
+        lines, _ = explain.topic_lines(
+            topic, width=80, report=reports[name], cell=cell
+        )
+        text = "\n".join(lines)
+        assert lines[0].startswith(title)
+        assert explain.label("forward_gru", "en") in text
+        assert explain.label(explain.demo_label(topic), "en") in text
+        assert "For a GRU" not in text and "For an LSTM" not in text
+    assert explain.explain_command(topic, "ja") == (
+        f"python -m keras_scratch_rnn explain --cell gru {title} --lang ja"
+    )
+    for lang in explain.LANGUAGES:
+        head, tail = explain.topic_frame(topic, lang, width=80)
+        prose = [ln for ln in head + tail if not ln.startswith("  ") or (
+            not ln.startswith("      ") and "·" not in ln
+        )]  # fmt: skip
+        assert all(display_width(line) <= 80 for line in prose), lang
+
+
+def _sigmoid(a):
+    return float(1 / (1 + np.exp(-a)))
+
+
+GRU_CLAIMS = {
+    "reset_after": lambda f: (
+        f["bias_shape_True"] == (2, 6)
+        and f["bias_shape_False"] == (6,)
+        and f["params_True"] == 3 * (2 * 2 + 2 * 2) + 6 * 2
+        and f["params_False"] == 3 * (2 * 2 + 2 * 2 + 2)
+        and f["forms_differ_by"] > 0.01
+        and f["one_unit_no_bias_same"]
+        and f["set_weights_across_forms_raises"]
+    ),
+    "gru_recurrent_activation": lambda f: (
+        _lstm_close(f["gates_sigmoid"][0], _sigmoid(-2.0))
+        and f["gates_sigmoid"][1] == 0.5
+        and _lstm_close(f["gates_tanh"][0], float(np.tanh(-2.0)))
+        and f["gates_tanh"][1] == 0.0
+        and _lstm_close(
+            f["h_sigmoid"][0], (1 - _sigmoid(-2.0)) * float(np.tanh(-2.0))
+        )
+        and _lstm_close(
+            f["h_tanh"][0], (1 - float(np.tanh(-2.0))) * float(np.tanh(-2.0))
+        )
+        and f["sigmoid_stays_in_range"]
+        and f["sigmoid_halves_at_zero"]
+        and f["tanh_leaves_range"]
+        and f["tanh_wipes_at_zero"]
+        and f["layer_is_cell_sigmoid"]
+        and f["layer_is_cell_tanh"]
+    ),
+    "gru_use_cudnn": lambda f: (
+        f["scratch_same_for_every_value"]
+        and f["keras_true_raises"] == (not f["gpu"])
+        and f["keras_auto_runs"]
+        and f["keras_reset_before_raises"]
+        and f["scratch_config_keeps_use_cudnn"]
+    ),
+    "z_convention": lambda f: (
+        f["negated_kernel"] == [-1.0, 0.0, -1.0]
+        and _lstm_close(
+            f["book_one_step"],
+            (1 - _sigmoid(1.0)) + _sigmoid(1.0) * float(np.tanh(-1.0)),
+        )
+        and _lstm_close(
+            f["same_wx_one_step"],
+            _sigmoid(1.0) + (1 - _sigmoid(1.0)) * float(np.tanh(-1.0)),
+        )
+        and _lstm_close(f["negated_one_step"], f["book_one_step"])
+        and f["unconverted_gap"] > 0.01
+        and f["bias_refused"]
+        and f["reset_after_refused"]
+        and f["two_row_bias_refused"]
+    ),
+}
+
+
+def test_every_gru_demo_has_claims():
+    assert set(GRU_CLAIMS) == set(demos.GRU_DEMOS)
+
+
+@pytest.mark.parametrize("topic", list(demos.GRU_DEMOS))
+def test_gru_demo_claims_hold(topic, reports):
+    """ScratchGRU agrees with GRU (and, for the z convention, with the
+    book's TimeGRU), and what the demo says is true."""
+    report = reports[topic]
+    assert report.facts["agree"], report.differences
+    assert GRU_CLAIMS[topic](report.facts), report.facts
+    compared = report.compared[0]
+    assert "ScratchGRU" in compared and "SimpleRNN" not in compared
+
+
+def test_keras_gru_bugs_the_demos_mention_are_still_there(reports):
+    assert reports["gru_use_cudnn"].facts["keras_config_loses_use_cudnn"]
+
+
+def test_the_gru_notes_claims_hold():
+    """What the GRU notes of the shared topics (and reset_after's mistake)
+    say, checked on small layers."""
+    x = np.linspace(-1.0, 1.0, 12, dtype="float32").reshape(2, 3, 2)
+    D, H = 2, 3
+    for cls in (ScratchGRU, keras.layers.GRU):
+        # units: three blocks; the bias's two forms.
+        for reset_after, bias in ((True, 6 * H), (False, 3 * H)):
+            layer = cls(H, reset_after=reset_after)
+            layer.build((None, None, D))
+            assert layer.count_params() == 3 * (D * H + H * H) + bias
+        # initializers: orthonormal rows of the whole Wh, no gate's block.
+        layer = cls(H, recurrent_initializer=keras.initializers.Orthogonal(
+            seed=3))  # fmt: skip
+        layer.build((None, None, D))
+        recurrent = layer.get_weights()[1]
+        assert np.allclose(recurrent @ recurrent.T, np.eye(H), atol=1e-5)
+        for block in np.split(recurrent, 3, axis=1):
+            assert np.linalg.svd(block, compute_uv=False).max() < 1 - 1e-3
+        # regularizers: keras GRU applies activity_regularizer.
+        layer = cls(2, activity_regularizer=keras.regularizers.L2(0.1))
+        layer(x)
+        assert float(sum(layer.losses)) > 0, cls
+        # dropout: 1.0 drops nothing.
+        layer = cls(2, dropout=1.0, seed=1)
+        out = np.asarray(layer(x, training=True))
+        assert np.array_equal(out, np.asarray(layer(x))), cls
+        # recurrent_dropout: implementation 1, three masks per kind.
+        cell = cls(2, recurrent_dropout=0.5).cell
+        assert cell.implementation == 1 and cell.dropout_mask_count == 3
+        # seed: GRU's config keeps it.
+        layer = cls(2, seed=5)
+        assert cls.from_config(layer.get_config()).cell.seed == 5
+        # return_state: two items, h the last output; stateful: [h].
+        out, h = cls(2, return_state=True)(x)
+        assert np.array_equal(np.asarray(out), np.asarray(h))
+        stateful = cls(2, stateful=True)
+        stateful(x)
+        assert len(stateful.states) == 1
+        # initial_state: one tensor is accepted.
+        h0 = np.full((2, 2), 0.5, "float32")
+        assert cls(2)(x, initial_state=h0).shape == (2, 2)
+        # activation: tanh and sigmoid gates keep h in [-1, 1] (float32
+        # rounds a saturated tanh to 1), a linear candidate does not.
+        for activation, bounded in (("tanh", True), (None, False)):
+            big = cls(4, activation=activation, return_sequences=True,
+                      kernel_initializer=keras.initializers.RandomNormal(
+                          stddev=5.0, seed=2))  # fmt: skip
+            top = np.max(np.abs(np.asarray(big(10 * x))))
+            assert (top <= 1) == bounded, (cls, activation, top)
+    # seed: six masks per call (three of each kind), drawn as GRU draws.
+    layers = [
+        cls(2, dropout=0.5, recurrent_dropout=0.5, seed=7)
+        for cls in (ScratchGRU, keras.layers.GRU)
+    ]
+    for layer in layers:
+        layer.build((None, None, 2))
+    layers[1].set_weights(layers[0].get_weights())
+    outs = [np.asarray(layer(x, training=True)) for layer in layers]
+    assert np.allclose(outs[0], outs[1], atol=FLOAT32_PARITY)
+    # mask: a masked last step keeps h.
+    mask = np.array([[True, True, False]] * 2)
+    layer = ScratchGRU(2)
+    assert np.allclose(
+        np.asarray(layer(x, mask=mask)), np.asarray(layer(x[:, :2])),
+        atol=FLOAT32_PARITY,
+    )  # fmt: skip
+    # reset_after's mistake: without a bias the two forms' weights load
+    # into each other silently, and compute something else.
+    forms = [
+        ScratchGRU(2, use_bias=False, reset_after=f) for f in (True, False)
+    ]
+    for layer in forms:
+        layer.build((None, None, 2))
+    forms[1].set_weights(forms[0].get_weights())
+    gap = np.max(np.abs(np.asarray(forms[0](x)) - np.asarray(forms[1](x))))
+    assert gap > 1e-3
+
+
+def test_the_gru_notes_claims_on_the_sequence_hold():
+    """go_backwards, unroll, zero_output_for_mask, mask and training as the
+    GRU notes say, ScratchGRU beside GRU with the same weights."""
+    import tensorflow as tf
+
+    x = np.linspace(-1.0, 1.0, 12, dtype="float32").reshape(2, 3, 2)
+    mask = np.array([[True, False, True], [True, True, True]])
+
+    def pair_of(**config):
+        layers = [
+            cls(2, return_sequences=True, seed=3, **config)
+            for cls in (ScratchGRU, keras.layers.GRU)
+        ]
+        for layer in layers:
+            layer.build((None, None, 2))
+        layers[1].set_weights(layers[0].get_weights())
+        return layers
+
+    def close(a, b):
+        return np.allclose(np.asarray(a), np.asarray(b), atol=FLOAT32_PARITY)
+
+    plain = pair_of()
+    # go_backwards: the loop over the flipped x, the output left so.
+    for layer, back in zip(plain, pair_of(go_backwards=True)):
+        back.set_weights(layer.get_weights())
+        assert close(back(x), layer(x[:, ::-1]))
+    # unroll: the same numbers.
+    for layer, unrolled in zip(plain, pair_of(unroll=True)):
+        unrolled.set_weights(layer.get_weights())
+        assert close(unrolled(x), layer(x))
+    # zero_output_for_mask: y_t = 0 at a masked step, h carried.
+    for layer in pair_of(zero_output_for_mask=True):
+        out = np.asarray(layer(x, mask=mask))
+        assert not np.any(out[0, 1]) and np.all(out[0, 2] != 0)
+    # mask: the masked step's input gets no gradient.
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        loss = tf.reduce_sum(plain[0](xt, mask=mask))
+    dx = np.asarray(tape.gradient(loss, xt))
+    assert not np.any(dx[0, 1]) and np.all(dx[0, 0] != 0)
+    # training: masks drawn at every call, in inference too, so the two
+    # generators stay in step.
+    outs = []
+    for layer in pair_of(dropout=0.5, recurrent_dropout=0.5):
+        layer(x)  # inference: draws and discards
+        outs.append(np.asarray(layer(x, training=True)))
+    assert close(outs[0], outs[1])
+
+
+@pytest.mark.parametrize(
+    "argv, hint",
+    [
+        (["explain", "reset_after"], "add --cell gru"),
+        (["explain", "--cell", "lstm", "z_convention"], "add --cell gru"),
+        (["explain", "--cell", "gru", "unit_forget_bias"], "add --cell lstm"),
+        (
+            ["explain", "recurrent_activation"],
+            "add --cell lstm or --cell gru",
+        ),
+    ],
+)
+def test_explain_hints_the_cell_of_another_cells_argument(argv, hint, capsys):
+    """One line naming the cell(s), exit 2, no demonstration run."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert hint in err[-1] and "(explain --cell " in err[-1], err
+
+
+def test_explain_cell_gru_overview(capsys):
+    assert cli.main(["explain", "--cell", "gru"]) == 0
+    out = capsys.readouterr().out
+    for name in ("reset_after", "recurrent_activation", "use_cudnn"):
+        assert re.search(rf"^{name}\s", out, re.M), name
+    assert "unit_forget_bias" not in out

@@ -1,5 +1,6 @@
-"""`gradflow` for the LSTM: how far back its gradient reaches, next to the
-RNN's (the book's chapter 6 argument, measured)."""
+"""`gradflow` for the LSTM and the GRU: how far back their gradients
+reach, next to the RNN's (the book's chapter 6 argument, and its appendix's
+GRU, measured)."""
 
 import re
 
@@ -23,6 +24,17 @@ LSTM_OVER_RNN = 1e3
 # unit_forget_bias=False (f near 0.73 instead of 0.5; measured 1.4e13 to
 # 4.7e13).
 FORGET_BIAS_GAIN = 1e10
+# With Keras's default GRU (reset_after=True, zero bias: z near 0.5), |dL/dh_0|
+# of the GRU is at most this fraction of the RNN's, 100 steps back (measured
+# 1.4e-5 to 1.1e-6 over seeds 0-9: the GRU shrinks by about 0.62 per step,
+# the RNN by about 0.72).
+GRU_UNDER_RNN = 1e-3
+# ... and with a bias of 1 on z (z near 0.73, as unit_forget_bias makes the
+# LSTM's f) at least this many times the RNN's (measured 1.7e3 to 1.6e5 over
+# seeds 0-5), its factor per step within GRU_RATE_NEAR_LSTM of the LSTM's dc
+# (measured 0.78-0.80 against 0.81-0.84: 0.015 to 0.049 below).
+UPDATE_BIAS_OVER_RNN = 1e3
+GRU_RATE_NEAR_LSTM = 0.06
 SEEDS = (0, 1, 2)
 
 
@@ -100,10 +112,110 @@ def test_lstm_norms_are_the_books_backward():
     assert flow.forget == pytest.approx(forget, rel=1e-12)
 
 
+@pytest.mark.parametrize("seed", SEEDS)
+def test_kerass_default_gru_vanishes_faster_than_the_rnn(seed):
+    """Keras starts the GRU's bias at 0, so its update gate z is near 0.5:
+    along the direct path dh_{t-1} = dh_t * z the gradient halves at each
+    step, and in all |dL/dh_t| shrinks faster than the RNN's, 100 steps
+    back less than GRU_UNDER_RNN times it."""
+    rnn = gradflow.gradient_norms(T_100_BACK, 1.0, seed=seed)
+    gru = gradflow.gru_gradient_norms(T_100_BACK, 1.0, seed=seed)
+    assert gru.h[-1] == pytest.approx(1.0)
+    assert gru.update == pytest.approx(0.5, abs=0.01)
+    assert gru.h[0] < GRU_UNDER_RNN * rnn[0], (gru.h[0], rnn[0])
+    assert gradflow.rate(gru.h) < gradflow.rate(rnn) - 0.05
+    gru_kind, gru_reach = gradflow.verdict(gru.h)
+    assert gru_kind == gradflow.verdict(rnn)[0] == "vanishes"
+    assert gru_reach < gradflow.verdict(rnn)[1]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_bias_on_z_makes_the_gru_reach_as_the_lstm(seed):
+    """A bias of 1 on z (z near sigmoid(1) = 0.73, the LSTM's f with
+    unit_forget_bias): 100 steps back the GRU's |dL/dh_t| is more than
+    UPDATE_BIAS_OVER_RNN times the RNN's, stays above 1e-3 of its start for
+    more steps, and shrinks per step nearly as the LSTM's |dL/dc_t|."""
+    rnn = gradflow.gradient_norms(T_100_BACK, 1.0, seed=seed)
+    lstm = gradflow.lstm_gradient_norms(T_100_BACK, 1.0, seed=seed)
+    gru = gradflow.gru_gradient_norms(
+        T_100_BACK, 1.0, seed=seed, update_bias=1.0
+    )
+    assert gru.update == pytest.approx(1 / (1 + np.exp(-1)), abs=0.02)
+    assert gru.h[0] > UPDATE_BIAS_OVER_RNN * rnn[0], (gru.h[0], rnn[0])
+    assert gradflow.verdict(gru.h)[1] > gradflow.verdict(rnn)[1]
+    rate, lstm_rate = gradflow.rate(gru.h), gradflow.rate(lstm.c)
+    assert lstm_rate - GRU_RATE_NEAR_LSTM < rate < lstm_rate, (rate, lstm_rate)
+
+
+def test_the_grus_gradient_does_not_explode():
+    """Wh = 3 x orthogonal: the RNN's gradient explodes; the GRU's, whose
+    paths through Wh are damped by 1 - z, r and sigmoid', never rises above
+    its start (measured: its start is its largest value) and vanishes."""
+    T = 40
+    rnn = gradflow.gradient_norms(T, 3.0)
+    gru = gradflow.gru_gradient_norms(T, 3.0)
+    assert gradflow.verdict(rnn)[0] == "explodes"
+    assert gradflow.verdict(gru.h)[0] != "explodes"
+    assert gradflow.relative(gru.h).max() == 1.0
+
+
+def test_gru_norms_are_the_books_backward():
+    """Where the book's GRU is Keras's (reset_after=False, zero bias, z
+    negated): |dL/dh_t| equals that of the NumPy reference's GRU.backward
+    loop (the appendix), and the mean z is 1 minus the book's, in float64."""
+    T, scale = 12, 0.9
+    flow = gradflow.gru_gradient_norms(T, scale, reset_after=False)
+    x, _, kernel, recurrent, bias, g = gradflow.gru_problem(
+        T, scale, reset_after=False
+    )
+    assert bias.shape == (3 * 16,) and not bias.any()
+    gru = reference.TimeGRU(
+        *reference.keras_to_book_gru(kernel, recurrent, bias)
+    )
+    gru.forward(x)
+    dh, h_norms = g, []
+    for t in reversed(range(T)):
+        h_norms.append(np.linalg.norm(dh))
+        _, dh = gru.layers[t].backward(dh)
+    np.testing.assert_allclose(flow.h, h_norms[::-1], rtol=GRADFLOW_RTOL)
+    book_z = np.mean([layer.cache[2] for layer in gru.layers])
+    assert flow.update == pytest.approx(1 - book_z, rel=1e-12)
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gru_norms_are_kerass_gru_autodiff(reset_after):
+    """In both forms and with a bias on z (where no book weights exist for
+    reset_after=True), |dL/dh_t| equals TensorFlow's autodiff through
+    keras.layers.GRUCell, step by step, in float64."""
+    import keras
+    import tensorflow as tf
+
+    T, scale, H = 12, 0.9, 16
+    flow = gradflow.gru_gradient_norms(
+        T, scale, reset_after=reset_after, update_bias=0.5
+    )
+    x, h, kernel, recurrent, bias, g = gradflow.gru_problem(
+        T, scale, reset_after=reset_after, update_bias=0.5
+    )
+    cell = keras.layers.GRUCell(H, reset_after=reset_after, dtype="float64")
+    cell.build((None, x.shape[-1]))
+    cell.set_weights([kernel, recurrent, bias])
+    x, h, states = tf.constant(x), tf.constant(h), []
+    with tf.GradientTape() as tape:
+        for t in range(T):
+            h, _ = cell(x[:, t], [h])
+            tape.watch(h)
+            states.append(h)  # h_t
+        loss = tf.reduce_sum(g * h)
+    norms = [float(tf.norm(d)) for d in tape.gradient(loss, states)]
+    np.testing.assert_allclose(flow.h, norms, rtol=GRADFLOW_RTOL)
+
+
 def test_problems_draw_as_kerass_default_initializers():
-    """Scale 1 is SimpleRNN's and LSTM's default initialization: kernel
-    within glorot_uniform's limit, recurrent kernel with orthonormal rows
-    (orthogonal), zero bias but the forget gate's ones."""
+    """Scale 1 is SimpleRNN's, LSTM's and GRU's default initialization:
+    kernel within glorot_uniform's limit, recurrent kernel with orthonormal
+    rows (orthogonal), zero bias but the LSTM's forget gate's ones (and the
+    GRU's z's `update_bias`), in the GRU's layout of either form."""
     H, D = 16, 4
     x, h0, kernel, recurrent, bias, g = gradflow.problem(7, 1.0)
     assert np.abs(kernel).max() <= np.sqrt(6 / (D + H))
@@ -122,6 +234,21 @@ def test_problems_draw_as_kerass_default_initializers():
         lbias, np.r_[np.zeros(H), np.ones(H), np.zeros(2 * H)]
     )
     assert not lh0.any() and not lc0.any()
+    gx, gh0, gkernel, grecurrent, gbias, gg = gradflow.gru_problem(7, 2.0)
+    np.testing.assert_array_equal(gx, x)
+    np.testing.assert_array_equal(gg, g)
+    assert gkernel.shape == (D, 3 * H) and grecurrent.shape == (H, 3 * H)
+    assert np.abs(gkernel).max() <= np.sqrt(6 / (D + 3 * H))
+    np.testing.assert_allclose(
+        grecurrent @ grecurrent.T, 4 * np.eye(H), atol=1e-12
+    )
+    assert gbias.shape == (2, 3 * H) and not gbias.any() and not gh0.any()
+    z_only = np.r_[np.full(H, 1.5), np.zeros(2 * H)]
+    bias = gradflow.gru_problem(7, 1.0, update_bias=1.5)[4]  # reset_after
+    np.testing.assert_array_equal(bias[0], z_only)  # b_x of z only
+    assert not bias[1].any()
+    bias = gradflow.gru_problem(7, 1.0, reset_after=False, update_bias=1.5)[4]
+    np.testing.assert_array_equal(bias, z_only)
 
 
 def test_verdict_and_rate_count_from_the_start():
@@ -145,22 +272,29 @@ def _reach(out, curve):
     return int(match[1])
 
 
-def test_cli_prints_both_cells_and_draws_them(tmp_path, capsys):
+def test_cli_prints_every_cell_and_draws_them(tmp_path, capsys):
     """`gradflow` (default --cell all): a row per cell and gradient, how
-    far back each stays above 1e-3 of its start, the ratio at t = 0, and
-    one figure with both cells."""
+    far back each stays above 1e-3 of its start, the ratios at t = 0, the
+    mean gates, and one figure with the three cells."""
     path = tmp_path / "gradflow.png"
     argv = ["gradflow", "--lengths", "5", str(T_100_BACK), "--scales", "1"]
     assert cli.main([*argv, "--plot", str(path)]) == 0
     out = capsys.readouterr().out
     text = out.replace("\n", " ")  # the sentences, unwrapped
-    for curve in ("RNN dh", "LSTM dh", "LSTM dc"):
+    for curve in ("RNN dh", "LSTM dh", "LSTM dc", "GRU dh"):
         assert re.search(rf"^1 +{T_100_BACK} +{curve} ", out, re.M), curve
     assert _reach(out, "LSTM dc") >= _reach(out, "RNN dh") + 5
+    assert _reach(out, "GRU dh") < _reach(out, "RNN dh")
     ratio = re.search(r"At t = 0 the LSTM's dh is (\S+) times the RNN's", text)
     assert ratio and float(ratio[1]) > LSTM_OVER_RNN
+    ratio = re.search(r"At t = 0 the GRU's dh is (\S+) times the RNN's", text)
+    assert ratio and float(ratio[1]) < GRU_UNDER_RNN
     assert "Mean forget gate f = 0.73" in text
+    assert "Mean update gate z = 0.50" in text
     assert "truncated BPTT" in text and "dc_{t-1} = ds * f" in text
+    assert "dh_{t-1} = dh_t * z + (the paths through z, r and hh" in text
+    assert "ops.rnn_step, ops.lstm_step, ops.gru_step" in text
+    assert "reset_after=True" in text
     assert out.rstrip().endswith(f"Saved the plot to {path}")
     data = path.read_bytes()
     assert data[:8] == PNG and len(data) < 250_000
@@ -175,7 +309,13 @@ def test_cli_one_cell(capsys):
     assert "units=8" in out
     assert cli.main([*argv, "--cell", "rnn"]) == 0
     out = capsys.readouterr().out
-    assert "RNN dh" in out and "LSTM" not in out
+    assert "RNN dh" in out and "LSTM" not in out and "GRU" not in out
+    assert cli.main([*argv, "--cell", "gru"]) == 0
+    out = capsys.readouterr().out
+    assert "GRU dh" in out and "Mean update gate z" in out
+    rows = re.findall(r"^1 +30 +(\w+ \w+) ", out, re.M)
+    assert rows == ["GRU dh"], rows  # its moral names the others
+    assert "At t = 0" not in out and "ops.gru_step" in out
 
 
 def test_cli_in_japanese(capsys):
@@ -185,6 +325,9 @@ def test_cli_in_japanese(capsys):
     assert "RNNdhは消失:最初の値の0.001倍を上回るのは" in out
     assert "忘却ゲートfの平均は0.73。" in out
     assert "t=0でLSTMのdhはRNNの" in out
+    assert "更新ゲートzの平均は0.50。" in out
+    assert "t=0でGRUのdhはRNNの" in out
+    assert "GRUにも同じような道がある" in out
     assert "TruncatedBPTT" in out
 
 
@@ -219,6 +362,8 @@ def test_japanese_plot(tmp_path):
 
 def test_bad_cells_and_languages():
     with pytest.raises(ValueError, match="`cells`"):
-        gradflow.run((5,), (1.0,), cells=("gru",))
+        gradflow.run((5,), (1.0,), cells=("rnn", "cnn"))
+    with pytest.raises(ValueError, match="`cells`"):
+        gradflow.run((5,), (1.0,), cells=())
     with pytest.raises(ValueError, match="`lang`"):
         gradflow.plot([], "unused.png", lang="fr")

@@ -1,10 +1,12 @@
 # ruff: noqa: RUF001 (Japanese text uses full-width punctuation)
 """Live demonstrations of every SimpleRNN parameter, ScratchRNN beside it,
-and of every LSTM parameter SimpleRNN lacks, ScratchLSTM beside LSTM.
+of every LSTM parameter SimpleRNN lacks, ScratchLSTM beside LSTM, and of
+every GRU parameter SimpleRNN lacks, ScratchGRU beside GRU.
 
 Each `demo_<topic>(report)` builds ScratchRNN and keras.layers.SimpleRNN
 (for the LSTM's topics, `LSTM_DEMOS`: ScratchLSTM and keras.layers.LSTM,
-or their cells) with the same small weights, runs both right then, and
+or their cells; for the GRU's, `GRU_DEMOS`: ScratchGRU and
+keras.layers.GRU) with the same small weights, runs both right then, and
 writes to `report` what it saw: bilingual sentences, aligned tables, the
 scaled differences between the two layers (`Report.same`) and named facts
 (`Report.fact`) that the tests assert. The weights are chosen so that the
@@ -22,9 +24,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_scratch_rnn.layers.scratch_gru import ScratchGRU
+from keras_scratch_rnn.layers.scratch_gru_cell import ScratchGRUCell
 from keras_scratch_rnn.layers.scratch_lstm import ScratchLSTM
 from keras_scratch_rnn.layers.scratch_lstm_cell import ScratchLSTMCell
 from keras_scratch_rnn.layers.scratch_rnn import ScratchRNN
+from keras_scratch_rnn.reference.gru import (
+    TimeGRU,
+    book_to_keras_gru,
+    keras_to_book_gru,
+)
 from keras_scratch_rnn.reference.lstm import (
     Rnnlm,
     TimeLSTM,
@@ -41,9 +50,12 @@ COUNTING = np.arange(1.0, 5.0, dtype="float32").reshape(1, 4, 1)
 CLASSES = (ScratchRNN, keras.layers.SimpleRNN)
 LSTM_CLASSES = (ScratchLSTM, keras.layers.LSTM)
 LSTM_CELLS = (ScratchLSTMCell, keras.layers.LSTMCell)
+GRU_CLASSES = (ScratchGRU, keras.layers.GRU)
+GRU_CELLS = (ScratchGRUCell, keras.layers.GRUCell)
 # What `Report.finish` says it compared: `(en, ja)`.
 RNN_COMPARED = ("ScratchRNN vs SimpleRNN", "ScratchRNN と SimpleRNN")
 LSTM_COMPARED = ("ScratchLSTM vs LSTM", "ScratchLSTM と LSTM")
+GRU_COMPARED = ("ScratchGRU vs GRU", "ScratchGRU と GRU")
 
 
 class Report:
@@ -1626,6 +1638,455 @@ LSTM_DEMOS = {
 }
 
 
+# ---------------------------------------------------------------------------
+# The GRU (ScratchGRU beside keras.layers.GRU): the arguments SimpleRNN
+# lacks, and the book's z convention (its TimeGRU beside both).
+
+
+def _gru_weights(D, H, seed=0, scale=0.5, reset_after=True):
+    """Small random GRU weights `(D, 3H), (H, 3H)` and a zero bias
+    (`(2, 3H)` with `reset_after`, else `(3H,)`), in float32."""
+    rng = np.random.default_rng(seed)
+    kernel, recurrent = (
+        (scale * rng.standard_normal(s)).astype("float32")
+        for s in ((D, 3 * H), (H, 3 * H))
+    )
+    bias = np.zeros((2, 3 * H) if reset_after else (3 * H,), "float32")
+    return [kernel, recurrent, bias]
+
+
+def demo_reset_after(r):
+    T, D, H = 4, 2, 2
+    x = np.linspace(-1.0, 1.0, T * D, dtype="float32").reshape(1, T, D)
+    rows, last = [], {}
+    for flag in (True, False):
+        weights = _gru_weights(D, H, seed=3, scale=1.0, reset_after=flag)
+        layers = pair(
+            H, weights, (None, None, D), GRU_CLASSES, reset_after=flag
+        )
+        results = [_sum_gradients(layer, x) for layer in layers]
+        r.same(results[0][0], results[1][0])
+        for a, b in zip(results[0][1], results[1][1]):
+            r.same(a, b)
+        last[flag] = results[0][0]
+        for layer, (out, _) in zip(layers, results):
+            rows.append(
+                [str(flag), type(layer).__name__,
+                 shape(layer.get_weights()[2]), str(layer.count_params()),
+                 vec(out[0])]
+            )  # fmt: skip
+        r.fact(f"bias_shape_{flag}", np.shape(layers[0].get_weights()[2]))
+        r.fact(f"params_{flag}", layers[0].count_params())
+    gap = float(np.max(np.abs(last[True] - last[False])))
+    r.fact("forms_differ_by", gap)
+    r.say(
+        f"units = {H}, D = {D}, the same seeded kernel and recurrent_kernel "
+        "in both forms and a zero bias, so the forms differ only in where r "
+        f"multiplies; x = {T} steps from -1 to 1. Gradients of sum(h) "
+        "(ScratchGRU's handwritten backward against GRU's autodiff) are "
+        "compared too.",
+        f"units = {H}、D = {D}。両方の形で同じ seed 付きの kernel と "
+        "recurrent_kernel を使い、バイアスは 0 なので、違いは r を掛ける場所"
+        f"だけです。x は -1 から 1 までの {T} 時刻。sum(h) の勾配"
+        "（ScratchGRU の手書きの逆伝播と GRU の自動微分）も比べます。",
+    )
+    r.table(
+        ["reset_after", ("layer", "レイヤ"), ("bias shape", "bias の形"),
+         ("parameters", "パラメータ数"), "h_{T-1}"],
+        rows,
+        align=["<", "<", "<", ">", "<"],
+    )  # fmt: skip
+    one = {}
+    for flag in (True, False):
+        weights = _gru_weights(1, 1, seed=4, scale=1.0, reset_after=flag)
+        layers = pair(1, weights, (None, None, 1), GRU_CLASSES,
+                      reset_after=flag)  # fmt: skip
+        outs = run_both(layers, x[:, :, :1])
+        r.same(*outs)
+        one[flag] = outs[0]
+    r.fact("one_unit_no_bias_same", np.array_equal(one[True], one[False]))
+    mismatch = {}
+    for cls in GRU_CLASSES:
+        layer = cls(H, reset_after=True)
+        layer.build((None, None, D))
+        mismatch[cls.__name__] = _error_name(
+            lambda layer=layer: layer.set_weights(
+                _gru_weights(D, H, reset_after=False)
+            )
+        )
+    raises = r.fact(
+        "set_weights_across_forms_raises",
+        all(e == "ValueError" for e in mismatch.values()),
+    )
+    coincide = yes_no(r.facts["one_unit_no_bias_same"])
+    r.say(
+        "reset_after=True (the default) computes hh = act(x Wx_h + r * "
+        "(h_{t-1} Wh_h + b_hh)): r scales each unit of h_{t-1} Wh_h after "
+        "the matmul, and the bias has two rows, b_x and b_h. "
+        "reset_after=False computes hh = act(x Wx_h + (r * h_{t-1}) Wh_h + "
+        "b_h): r scales h_{t-1} before the matmul, as the book does, and "
+        "the bias is one (3H,). The same kernels give outputs up to "
+        f"{num(gap)} apart: two different functions, and ScratchGRU "
+        "equals GRU in each. "
+        "With one unit and no bias the two coincide, r (h w) = (r h) w: "
+        f"{coincide[0]}. Weights of one form do not load into the other: "
+        "set_weights raises ValueError (the bias shapes differ): "
+        f"{yes_no(raises)[0]}.",
+        "reset_after=True（既定）は hh = act(x Wx_h + r * (h_{t-1} Wh_h + "
+        "b_hh)) を計算します。r は行列積の後で h_{t-1} Wh_h の各ユニットに"
+        "掛かり、バイアスは b_x と b_h の 2 行です。reset_after=False は "
+        "hh = act(x Wx_h + (r * h_{t-1}) Wh_h + b_h) を計算します。r は本と"
+        "同じく行列積の前に h_{t-1} に掛かり、バイアスは (3H,) の 1 つです。"
+        f"同じ kernel でも出力は最大 {num(gap)} 違います。2 つは別の関数で、"
+        "ScratchGRU はどちらの形でも GRU と一致します。ユニットが 1 つで"
+        "バイアスがなければ r (h w) = (r h) w なので 2 つは一致するか: "
+        f"{coincide[1]}。一方の形の重みはもう一方に読み込めず、set_weights "
+        "は ValueError になるか（バイアスの形が違う）: "
+        f"{yes_no(raises)[1]}。",
+    )
+
+
+def demo_gru_recurrent_activation(r):
+    xs = (-2.0, -2.0, 0.0, 0.0)
+    x = np.array(xs, "float32").reshape(1, len(xs), 1)
+    weights = ([[1.0, 1.0, 1.0]], [[0.0] * 3], np.zeros((2, 3)))  # a = x_t
+    rows = []
+    for name in ("sigmoid", "tanh"):
+        cells = pair(
+            1, weights, (None, 1), GRU_CELLS, recurrent_activation=name
+        )
+        runs = []
+        for cell in cells:
+            h = np.zeros((1, 1), "float32")
+            hs = []
+            for t in range(len(xs)):
+                _, h = cell(x[:, t], h)
+                hs.append(float(np.asarray(h)[0, 0]))
+            gate = np.asarray(
+                cell.recurrent_activation(tf.constant([-2.0, 0.0]))
+            )
+            runs.append(hs)
+            rows.append(
+                [name, type(cell).__name__, num(gate[0]), num(gate[1]),
+                 *(num(v) for v in hs)]
+            )  # fmt: skip
+        r.same(runs[0], runs[1])
+        r.fact(f"gates_{name}", [float(v) for v in gate])
+        r.fact(f"h_{name}", runs[0])
+        layers = pair(
+            1, weights, (None, None, 1), GRU_CLASSES,
+            recurrent_activation=name, return_sequences=True,
+        )  # fmt: skip
+        outs = run_both(layers, x)
+        r.same(*outs)
+        r.fact(
+            f"layer_is_cell_{name}",
+            scaled_error(outs[0].ravel(), runs[0]) <= FLOAT32_PARITY,
+        )
+    r.say(
+        "units = 1, kernel = 1 for every gate, recurrent_kernel = 0, b = 0: "
+        "each gate's pre-activation is x_t, so z = r = s(x_t) with s = "
+        "recurrent_activation, and hh = tanh(x_t). x = -2, -2, 0, 0, run "
+        "step by step with the cells; Keras's step is "
+        "h_t = z h_{t-1} + (1 - z) hh.",
+        "units = 1、全ゲートの kernel = 1、recurrent_kernel = 0、b = 0 なので"
+        "各ゲートの活性化前の値は x_t です。s = recurrent_activation として "
+        "z = r = s(x_t)、hh = tanh(x_t) です。x = -2, -2, 0, 0 をセルで 1 "
+        "時刻ずつ計算します。Keras の式は h_t = z h_{t-1} + (1 - z) hh です。",
+    )
+    r.table(
+        [("gates", "ゲート"), ("cell", "セル"), "s(-2)", "s(0)",
+         *step_header("", len(xs))[1:]],
+        rows,
+        align=["<", "<", ">", ">"] + [">"] * len(xs),
+    )  # fmt: skip
+    h_sig, h_tanh = r.facts["h_sigmoid"], r.facts["h_tanh"]
+    r.fact("sigmoid_stays_in_range", all(abs(v) < 1 for v in h_sig))
+    r.fact("sigmoid_halves_at_zero", h_sig[3] == 0.5 * h_sig[2])
+    r.fact("tanh_leaves_range", abs(h_tanh[0]) > 1)
+    r.fact("tanh_wipes_at_zero", h_tanh[2] == h_tanh[3] == 0.0)
+    r.say(
+        "With sigmoid, z is a share in (0, 1) and h_t a weighted average of "
+        "h_{t-1} and hh, so h stays in (-1, 1); at x = 0, z = 0.5 and hh = 0, "
+        f"so h halves: {num(h_sig[2])} -> {num(h_sig[3])}. With tanh, "
+        "z = -0.964 gives 1 - z = 1.964: h_0 = 1.964 * tanh(-2) = "
+        f"{num(h_tanh[0])}, outside what tanh can output, and at x = 0, "
+        "z = 0 keeps nothing of h_{t-1}: h is wiped at once. The layers, run "
+        "on the whole sequence, give the cells' h.",
+        "sigmoid なら z は (0, 1) の割合で、h_t は h_{t-1} と hh の加重平均"
+        "なので h は (-1, 1) に収まります。x = 0 では z = 0.5、hh = 0 なので "
+        f"h は半分になります: {num(h_sig[2])} -> {num(h_sig[3])}。tanh では "
+        "z = -0.964 から 1 - z = 1.964 となり、h_0 = 1.964 * tanh(-2) = "
+        f"{num(h_tanh[0])} と tanh が出せる範囲の外に出ます。x = 0 では z = 0 "
+        "で h_{t-1} を何も残さないので、h は一度に消えます。系列全体で実行した"
+        "レイヤも、セルと同じ h になります。",
+    )
+
+
+def demo_gru_use_cudnn(r):
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    r.fact("gpu", gpu)
+    D, H = 2, 2
+    x = np.linspace(-1.0, 1.0, 6, dtype="float32").reshape(1, 3, D)
+    weights = _gru_weights(D, H)
+    weights[2] = np.full_like(weights[2], 0.1)
+    plain = pair(H, weights, (None, None, D), GRU_CLASSES, use_cudnn=False)
+    reference = np.asarray(plain[1](x))  # keras GRU, its own loop
+    rows, scratch_outs, raised = [], [], {}
+    for value in ("auto", True, False):
+        scratch, builtin = pair(
+            H, weights, (None, None, D), GRU_CLASSES, use_cudnn=value
+        )
+        out = np.asarray(scratch(x))
+        scratch_outs.append(out)
+        r.same(out, reference)
+        result = []
+        error = _error_name(
+            lambda layer=builtin, kept=result: kept.append(layer(x))
+        )
+        raised[value] = error
+        if error is None:
+            r.same(out, np.asarray(result[0]))
+        rows.append(
+            [repr(value), vec(out), error or vec(np.asarray(result[0]))]
+        )
+    before = _gru_weights(D, H, reset_after=False)
+    scratch, builtin = pair(
+        H, before, (None, None, D), GRU_CLASSES, use_cudnn=True,
+        reset_after=False,
+    )  # fmt: skip
+    before_out = np.asarray(scratch(x))
+    plain = pair(H, before, (None, None, D), GRU_CLASSES, reset_after=False)
+    r.same(before_out, np.asarray(plain[1](x)))
+    before_error = _error_name(lambda: builtin(x))
+    rows.append(
+        ["True, reset_after=False", vec(before_out), before_error or "-"]
+    )
+    r.fact(
+        "scratch_same_for_every_value",
+        all(np.array_equal(o, scratch_outs[0]) for o in scratch_outs),
+    )
+    r.fact("keras_true_raises", raised[True] == "ValueError")
+    r.fact("keras_auto_runs", raised["auto"] is None)
+    r.fact("keras_reset_before_raises", before_error == "ValueError")
+    if gpu:
+        machine = (
+            "This machine has a GPU: keras GRU may run cuDNN with 'auto' and "
+            "True.",
+            "このマシンには GPU があります。keras の GRU は 'auto' と True で"
+            " cuDNN を使えます。",
+        )
+    else:
+        machine = (
+            "This machine has no GPU (tf.config.list_physical_devices('GPU') "
+            "is empty), so keras GRU has no cuDNN to run.",
+            "このマシンには GPU がありません"
+            "（tf.config.list_physical_devices('GPU') が空）。keras の GRU "
+            "が使える cuDNN はありません。",
+        )
+    r.say(
+        f"units = 2, D = 2, the same seeded weights everywhere. {machine[0]}",
+        f"units = 2、D = 2、すべて同じ seed 付きの重み。{machine[1]}",
+    )
+    r.table(["use_cudnn", "ScratchGRU", "GRU"], rows)
+    config = ScratchGRU(H, use_cudnn=True).get_config()
+    builtin = keras.layers.GRU(H, use_cudnn=True)
+    reloaded = keras.layers.GRU.from_config(builtin.get_config()).use_cudnn
+    scratch_reloaded = ScratchGRU.from_config(config).use_cudnn
+    r.fact("scratch_config_keeps_use_cudnn", scratch_reloaded is True)
+    r.fact("keras_config_loses_use_cudnn", reloaded == "auto")
+    r.table(
+        [("layer(use_cudnn=True)", "レイヤ(use_cudnn=True)"),
+         "'use_cudnn' in get_config()",
+         ("use_cudnn after from_config", "from_config 後の use_cudnn")],
+        [["ScratchGRU", yes_no("use_cudnn" in config),
+          repr(scratch_reloaded)],
+         ["GRU", yes_no("use_cudnn" in builtin.get_config()),
+          repr(reloaded)]],
+    )  # fmt: skip
+    true_raises = raised[True] == "ValueError"
+    r.say(
+        "ScratchGRU gives the same numbers, bit for bit, for all three "
+        "values, in both forms: it never calls cuDNN. keras GRU with "
+        f"use_cudnn=True raises ValueError on this machine: "
+        f"{yes_no(true_raises)[0]}; with reset_after=False (the book's "
+        "form) it raises on any machine, as cuDNN has only the "
+        "reset_after=True form. keras GRU's get_config() (Keras 3.15) "
+        "leaves use_cudnn out, so a reloaded GRU has 'auto'; ScratchGRU "
+        "keeps it.",
+        "ScratchGRU は 3 つの値のどれでも、どちらの形でも、ビット単位で同じ"
+        "値を出します。cuDNN は一度も呼びません。keras の GRU は "
+        "use_cudnn=True でこのマシンでは ValueError になるか: "
+        f"{yes_no(true_raises)[1]}。reset_after=False（本の形）では、どの"
+        "マシンでも ValueError です（cuDNN には reset_after=True の形しか"
+        "ありません）。keras の GRU の get_config()（Keras 3.15）には "
+        "use_cudnn が入らないので、読み込み直した GRU は 'auto' になります。"
+        "ScratchGRU は保存します。",
+    )
+
+
+def demo_z_convention(r):
+    r.compared = (
+        "the book's TimeGRU vs ScratchGRU vs GRU",
+        "本の TimeGRU・ScratchGRU・GRU",
+    )
+    # One step by hand: x = 1, h_prev = 1, a_z = 1, r unused, hh = tanh(-1).
+    Wx = np.array([[1.0, 0.0, -1.0]])  # the book's blocks z, r, h
+    Wh = np.zeros((1, 3))
+    kernel, recurrent, bias = book_to_keras_gru(Wx, Wh)
+    r.fact("negated_kernel", kernel.ravel().tolist())
+    x1 = np.ones((1, 1, 1), "float32")
+    h0 = np.ones((1, 1), "float32")
+    book = TimeGRU(Wx.astype("float32"), Wh.astype("float32"), stateful=True)
+    book.set_state(h0)
+    h_book = float(book.forward(x1)[0, 0, 0])
+    rows = [[("the book's GRU", "本の GRU"), "[1 0 -1]",
+             num(1 / (1 + np.exp(-1.0))), "1 - z", num(h_book)]]  # fmt: skip
+    one_step = {}
+    for weights, label, z_word in (
+        ((Wx, Wh, bias), ("Keras, the same Wx", "Keras、同じ Wx"), "z"),
+        ((kernel, recurrent, bias),
+         ("Keras, z negated", "Keras、z を反転"), "z"),
+    ):  # fmt: skip
+        layers = pair(1, weights, (None, None, 1), GRU_CLASSES,
+                      reset_after=False)  # fmt: skip
+        outs = run_both(layers, x1, initial_state=h0)
+        r.same(*outs)
+        h = float(outs[0].ravel()[0])
+        z = 1 / (1 + np.exp(-float(weights[0][0, 0])))
+        one_step[label[0]] = h
+        rows.append([label, vec(weights[0], 0), num(z), z_word, num(h)])
+    r.same(h_book, one_step["Keras, z negated"])
+    r.fact("book_one_step", h_book)
+    r.fact("same_wx_one_step", one_step["Keras, the same Wx"])
+    r.fact("negated_one_step", one_step["Keras, z negated"])
+    r.say(
+        "One step by hand, units = 1: x = 1, h_{t-1} = 1, the book's "
+        "Wx = [z: 1, r: 0, h: -1], Wh = 0, so the update gate's "
+        "pre-activation is 1 and hh = tanh(-1) = -0.762. The book keeps "
+        "(1 - z) of h_{t-1}, Keras keeps z of it.",
+        "units = 1 で 1 時刻を手で追います。x = 1、h_{t-1} = 1、本の "
+        "Wx = [z: 1, r: 0, h: -1]、Wh = 0 なので、更新ゲートの活性化前の値は "
+        "1、hh = tanh(-1) = -0.762 です。本は h_{t-1} の (1 - z) を残し、"
+        "Keras は z を残します。",
+    )
+    r.table(
+        [("step", "計算"), "Wx / kernel", "z",
+         ("share of h_{t-1}", "h_{t-1} の割合"), "h_t"],
+        rows,
+        align=["<", "<", ">", "<", ">"],
+    )  # fmt: skip
+    N, T, D, H = 2, 5, 3, 2
+    rng = np.random.default_rng(5)
+    Wx = (0.5 * rng.standard_normal((D, 3 * H))).astype("float32")
+    Wh = (0.5 * rng.standard_normal((H, 3 * H))).astype("float32")
+    xs = rng.standard_normal((N, T, D)).astype("float32")
+    book = TimeGRU(Wx, Wh)
+    hs = book.forward(xs)
+    dxs = book.backward(np.ones_like(hs))  # d sum(hs)
+    book_grads = book_to_keras_gru(*book.grads)[:2]  # dWx, dWh as Keras's
+    converted = book_to_keras_gru(Wx, Wh)
+    layers = pair(H, converted, (None, None, D), GRU_CLASSES,
+                  reset_after=False, return_sequences=True)  # fmt: skip
+    rows = [[("the book's TimeGRU", "本の TimeGRU"), vec(hs[0, -1]), "-",
+             "-"]]  # fmt: skip
+    for layer, label in zip(
+        layers,
+        (("ScratchGRU, converted", "ScratchGRU、変換あり"),
+         ("GRU, converted", "GRU、変換あり")),
+    ):  # fmt: skip
+        out, (dx, dk, drk, _) = _sum_gradients(layer, xs)
+        r.same(out, hs)
+        r.same(dx, dxs)
+        r.same(dk, book_grads[0])
+        r.same(drk, book_grads[1])
+        worst = max(
+            float(np.max(np.abs(g - bg)))
+            for g, bg in zip((dk, drk), book_grads)
+        )
+        rows.append(
+            [label, vec(out[0, -1]), num(np.max(np.abs(out - hs))), num(worst)]
+        )
+    raw = ScratchGRU(H, reset_after=False, return_sequences=True)
+    raw.build((None, None, D))
+    raw.set_weights([Wx, Wh, np.zeros(3 * H, "float32")])  # not negated
+    unconverted = np.asarray(raw(xs))
+    gap = float(np.max(np.abs(unconverted - hs)))
+    r.fact("unconverted_gap", gap)
+    rows.append(
+        [("ScratchGRU, z not negated", "ScratchGRU、z を反転せず"),
+         vec(unconverted[0, -1]), num(gap), "-"]
+    )  # fmt: skip
+    r.say(
+        f"Random weights of the book's GRU (D = {D}, H = {H}), its TimeGRU "
+        f"on x (N = {N}, T = {T}); the same weights converted with "
+        "book_to_keras_gru (z columns negated, zero bias) in ScratchGRU and "
+        "GRU, reset_after=False. The gradients are those of sum(h): the "
+        "book's TimeGRU.backward, converted the same way, against "
+        "ScratchGRU's handwritten backward and GRU's autodiff.",
+        f"本の GRU のランダムな重み（D = {D}、H = {H}）で TimeGRU を x"
+        f"（N = {N}、T = {T}）に適用し、同じ重みを book_to_keras_gru で変換"
+        "して（z の列の符号を反転、バイアス 0）reset_after=False の "
+        "ScratchGRU と GRU に入れます。勾配は sum(h) のもので、本の "
+        "TimeGRU.backward の勾配を同じく変換したものを、ScratchGRU の手書きの"
+        "逆伝播、GRU の自動微分と比べます。",
+    )
+    r.table(
+        [("weights in", "重みの入れ先"),
+         ("h_{T-1}, sample 0", "サンプル 0 の h_{T-1}"),
+         ("max|h - book|", "max|h - 本|"), ("max|dW - book|", "max|dW - 本|")],
+        rows,
+        align=["<", "<", ">", ">"],
+    )  # fmt: skip
+    refused = {}
+    nonzero = np.full(3 * H, 0.1, "float32")
+    for key, call in (
+        ("bias", lambda: keras_to_book_gru(*converted[:2], nonzero)),
+        ("reset_after", lambda: keras_to_book_gru(
+            *converted[:2], reset_after=True)),
+        ("bias_2_rows", lambda: keras_to_book_gru(
+            *converted[:2], np.zeros((2, 3 * H)))),
+    ):  # fmt: skip
+        refused[key] = _error_name(call)
+    r.fact("bias_refused", refused["bias"] == "ValueError")
+    r.fact("reset_after_refused", refused["reset_after"] == "ValueError")
+    r.fact("two_row_bias_refused", refused["bias_2_rows"] == "ValueError")
+    r.table(
+        [("keras_to_book_gru(kernel, recurrent_kernel, ...)",
+          "keras_to_book_gru(kernel, recurrent_kernel, ...)"),
+         ("result", "結果")],
+        [["bias = 0.1", refused["bias"] or "-"],
+         ["reset_after=True", refused["reset_after"] or "-"],
+         [("bias of shape (2, 3H)", "形 (2, 3H) の bias"),
+          refused["bias_2_rows"] or "-"]],
+    )  # fmt: skip
+    r.say(
+        "Since 1 - s(a) = s(-a), negating the z columns turns Keras's z "
+        "into the book's 1 - z: converted, the three agree in the forward "
+        "and in the gradients. Copied as they are, the weights fit and "
+        f"nothing complains, but the outputs are off by up to {num(gap)}: "
+        "each step keeps the wrong share of h_{t-1}. Nothing converts the "
+        "other way for a non-zero bias (the book's GRU has none) or for "
+        "reset_after=True, Keras's default: keras_to_book_gru raises "
+        "ValueError.",
+        "1 - s(a) = s(-a) なので、z の列の符号を反転すると Keras の z が本の "
+        "1 - z になります。変換すれば 3 つは順伝播でも勾配でも一致します。"
+        "変換せずにそのまま入れると、形は合うので何のエラーも出ませんが、"
+        f"出力は最大 {num(gap)} ずれます。各時刻で h_{{t-1}} を残す割合が"
+        "逆になるからです。0 でないバイアス（本の GRU にはバイアスがない）と"
+        "、Keras の既定の reset_after=True は本の形に変換できず、"
+        "keras_to_book_gru は ValueError を出します。",
+    )
+
+
+GRU_DEMOS = {
+    "gru_recurrent_activation": demo_gru_recurrent_activation,
+    "reset_after": demo_reset_after,
+    "gru_use_cudnn": demo_gru_use_cudnn,
+    "z_convention": demo_z_convention,
+}
+
+
 DEMOS = {
     "units": demo_units,
     "activation": demo_activation,
@@ -1649,11 +2110,15 @@ DEMOS = {
 
 
 def run(topic):
-    """Runs the demonstration of `topic` (a SimpleRNN topic, `DEMOS`, or an
-    LSTM one, `LSTM_DEMOS`); returns its finished `Report`."""
+    """Runs the demonstration of `topic` (a SimpleRNN topic, `DEMOS`, an
+    LSTM one, `LSTM_DEMOS`, or a GRU one, `GRU_DEMOS`); returns its finished
+    `Report`."""
     if topic in LSTM_DEMOS:
         report = Report(LSTM_COMPARED)
         LSTM_DEMOS[topic](report)
+    elif topic in GRU_DEMOS:
+        report = Report(GRU_COMPARED)
+        GRU_DEMOS[topic](report)
     else:
         report = Report()
         DEMOS[topic](report)

@@ -6,7 +6,8 @@
 - `docs/parameters.md` and `docs/ja/parameters.md`: every argument, where
   it enters the equation and the handwritten backward, the live
   demonstration's output, and the common mistake; each shared argument's
-  LSTM note, then the LSTM's own arguments and the book's gate order;
+  LSTM and GRU notes, then the LSTM's own arguments and the book's gate
+  order, then the GRU's own arguments and the book's z convention;
 - `docs/README_SECTION.md`: the README's section on them, with the real
   output of one `explain` command;
 - `docs/images/unrolled.png` and `docs/images/gradflow.png` (matplotlib).
@@ -64,7 +65,11 @@ _TEXT = {
         "`keras.layers.LSTM` and its drop-in `ScratchLSTM`: each section "
         "says what changes for an LSTM, and [the LSTM's own "
         "arguments](#lstm-only) follow, with ScratchLSTM and LSTM side by "
-        "side (`python -m keras_scratch_rnn explain --cell lstm PARAM`).",
+        "side (`python -m keras_scratch_rnn explain --cell lstm PARAM`). "
+        "So for `keras.layers.GRU` and `ScratchGRU`: each section says "
+        "what changes for a GRU too, and [the GRU's own arguments]"
+        "(#gru-only) follow, with ScratchGRU and GRU side by side "
+        "(`python -m keras_scratch_rnn explain --cell gru PARAM`).",
         "『ゼロから作るDeep Learning 2』の RNN は、各時刻 t で同じ重みを使って"
         "同じ式を計算します。`keras.layers.SimpleRNN`（と、逆伝播を手書きした"
         "互換レイヤ `ScratchRNN`）の引数は、それぞれこの式のどこかを変えます。"
@@ -78,7 +83,10 @@ _TEXT = {
         "です。各節の最後に LSTM で何が変わるかを書き、[LSTM だけの引数]"
         "(#lstm-only) は ScratchLSTM と LSTM を並べて実行します"
         "（`python -m keras_scratch_rnn explain --cell lstm PARAM --lang "
-        "ja`）。",
+        "ja`）。`keras.layers.GRU` と `ScratchGRU` も同じで、各節の最後に GRU "
+        "で何が変わるかも書き、[GRU だけの引数](#gru-only) は ScratchGRU と "
+        "GRU を並べて実行します（`python -m keras_scratch_rnn explain --cell "
+        "gru PARAM --lang ja`）。",
     ),
     "figure_alt": (
         "The RNN unrolled in time, and where each option acts",
@@ -129,6 +137,45 @@ _TEXT = {
     "lstm_title": (
         "LSTM only",
         "LSTM だけの引数",
+    ),
+    "gru_args": (
+        "GRU only: `keras.layers.GRU(...)`, `ScratchGRU(...)`",
+        "GRU だけの引数: `keras.layers.GRU(...)`、`ScratchGRU(...)`",
+    ),
+    "gru_args_note": (
+        "The other arguments of GRU are SimpleRNN's too; each one's section "
+        "ends with what changes for a GRU. GRU's `get_config()` keeps "
+        "`seed`, and forgets `use_cudnn`. [The z convention]"
+        "(#z_convention): the book's `h = (1 - z) h_prev + z h_hat` against "
+        "Keras's `h = z h_prev + (1 - z) hh`.",
+        "GRU のその他の引数も SimpleRNN のものと同じで、各節の最後に GRU で"
+        "何が変わるかを書いています。GRU の `get_config()` は `seed` を保存"
+        "し、`use_cudnn` を保存しません。[z の約束](#z_convention): 本の "
+        "`h = (1 - z) h_prev + z h_hat` と Keras の "
+        "`h = z h_prev + (1 - z) hh`。",
+    ),
+    "gru_title": (
+        "GRU only",
+        "GRU だけの引数",
+    ),
+    "gru_intro": (
+        "The book's GRU (appendix C) computes, at every step, two gates z "
+        "and r and a candidate hh, and keeps one state h. `keras.layers.GRU` "
+        "and `ScratchGRU` (handwritten backward, `ops/gru_math.py`) take "
+        "every SimpleRNN argument and three more; `reset_after` picks "
+        "between Keras's default and the book's form, and Keras reads z "
+        "the other way round. Each section runs ScratchGRU beside GRU "
+        "(`python -m keras_scratch_rnn explain --cell gru PARAM`); its "
+        "backward is derived in section 11 of [the derivation]"
+        "(derivation.md).",
+        "本の GRU（付録 C）は各時刻で 2 つのゲート z と r、候補 hh を計算"
+        "し、状態は h の 1 つだけです。`keras.layers.GRU` と `ScratchGRU`"
+        "（逆伝播は手書き、`ops/gru_math.py`）は SimpleRNN の引数をすべて"
+        "受け取り、さらに 3 つの引数を持ちます。`reset_after` は Keras の"
+        "既定の形と本の形を選び、Keras は z を逆向きに読みます。各節では "
+        "ScratchGRU と GRU を並べて実行します（`python -m keras_scratch_rnn "
+        "explain --cell gru PARAM --lang ja`）。逆伝播の導出は[導出のページ]"
+        "(derivation.md)の 11 節にあります。",
     ),
     "lstm_intro": (
         "The book's LSTM (chapter 6) computes, at every step, four gates "
@@ -249,7 +296,18 @@ def parameters_md(lang, reports):
         for a in explain.LSTM_ARGUMENTS
     ]
     out += explain.md_table(header, rows) + [""]
+    out += [f"**{_t('gru_args', lang)}**", ""]
+    rows = [
+        [
+            f"[`{a.name}`](#{a.topic})",
+            f"`{a.default}`",
+            explain.pick(a.meaning, lang),
+        ]
+        for a in explain.GRU_ARGUMENTS
+    ]
+    out += explain.md_table(header, rows) + [""]
     out += [_t("base_keys", lang), "", _t("lstm_args_note", lang), ""]
+    out += [_t("gru_args_note", lang), ""]
     for name, topic in explain.TOPICS.items():
         out += explain.topic_markdown(topic, lang, reports[name])
     out += [
@@ -267,6 +325,22 @@ def parameters_md(lang, reports):
         "",
     ]
     for name, topic in explain.LSTM_TOPICS.items():
+        out += explain.topic_markdown(topic, lang, reports[name])
+    out += [
+        '<a id="gru-only"></a>',
+        "",
+        f"## {_t('gru_title', lang)}",
+        "",
+        _t("gru_intro", lang),
+        "",
+        "```text",
+        *explain.GRU_EQUATIONS,
+        "```",
+        "",
+        explain.label("gru_symbols", lang),
+        "",
+    ]
+    for name, topic in explain.GRU_TOPICS.items():
         out += explain.topic_markdown(topic, lang, reports[name])
     return "\n".join(out).rstrip() + "\n"
 
@@ -296,13 +370,22 @@ def readme_section(reports):
         "(`gate_order`: f, g, i, o against Keras's i, f, c, o), each run "
         "with ScratchLSTM beside LSTM.",
         "",
+        "`explain --cell gru [PARAM]` does the same for `keras.layers.GRU` "
+        "and ScratchGRU: each shared argument with what changes for a GRU, "
+        "the arguments SimpleRNN lacks (`reset_after`: where the reset gate "
+        "multiplies, `recurrent_activation`, `use_cudnn`), and the book's "
+        "z convention (`z_convention`: the book's `(1 - z) h_prev + z h_hat` "
+        "against Keras's `z h_prev + (1 - z) hh`), each run with ScratchGRU "
+        "beside GRU.",
+        "",
         "- [docs/parameters.md](docs/parameters.md): all of them, with the "
         "demonstrations' real output; in Japanese: "
         "[docs/ja/parameters.md](docs/ja/parameters.md).",
         "- [docs/derivation.md](docs/derivation.md): the BPTT derivation in "
         "the book's notation, each equation next to the line of "
-        "`ops/rnn_math.py` and `reference/rnn.py` that computes it, and the "
-        "LSTM's (`ops/lstm_math.py`, `reference/lstm.py`); in Japanese: "
+        "`ops/rnn_math.py` and `reference/rnn.py` that computes it, the "
+        "LSTM's (`ops/lstm_math.py`, `reference/lstm.py`) and the GRU's "
+        "(`ops/gru_math.py`, `reference/gru.py`); in Japanese: "
         "[docs/ja/derivation.md](docs/ja/derivation.md).",
         "- `python -m keras_scratch_rnn compare --units 8 --go-backwards "
         "--mask ...`: the main job for any configuration, with the speed "

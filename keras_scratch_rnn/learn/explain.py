@@ -1,6 +1,6 @@
 # ruff: noqa: RUF001 (Japanese text uses full-width punctuation)
 """Every SimpleRNN/ScratchRNN argument explained, in English and Japanese,
-and every LSTM/ScratchLSTM one.
+and every LSTM/ScratchLSTM and GRU/ScratchGRU one.
 
 The explanations are data (`ARGUMENTS`, `TOPICS`) rendered two ways from the
 same source: for the terminal (`python -m keras_scratch_rnn explain
@@ -30,6 +30,17 @@ the arguments SimpleRNN lacks (`LSTM_ARGUMENTS`: `recurrent_activation`,
 demonstration of ScratchLSTM beside keras.layers.LSTM (`demos.LSTM_DEMOS`)
 and code pointers into `ops/lstm_math.py`, the layer and its cell, and
 the book's `reference/lstm.py`.
+
+The GRU (`cell="gru"`) likewise: `GRU_NOTES` on every shared topic (three
+blocks, one state, the bias's two forms...), `GRU_ARGUMENTS`
+(`recurrent_activation`, `reset_after`, `use_cudnn`) and the book's z
+convention (`z_convention`) as `GRU_TOPICS`, demonstrated by ScratchGRU
+beside keras.layers.GRU (`demos.GRU_DEMOS`), pointing into
+`ops/gru_math.py`, its layer and cell, and the book's `reference/gru.py`.
+The GRU's own `recurrent_activation` and `use_cudnn` topics are named
+`gru_recurrent_activation` and `gru_use_cudnn`, as topic names are unique
+across the cells; they are shown, and resolved, under their arguments'
+names.
 """
 
 import ast
@@ -42,8 +53,9 @@ from keras_scratch_rnn.terminal import Style, table, wrap
 PACKAGE_DIR = pathlib.Path(__file__).resolve().parent.parent
 LANGUAGES = ("en", "ja")
 EQUATION = "h_t = act(x_t Wx + h_{t-1} Wh + b)"
-# The cells `explain` knows: SimpleRNN/ScratchRNN and LSTM/ScratchLSTM.
-CELLS = ("rnn", "lstm")
+# The cells `explain` knows: SimpleRNN/ScratchRNN, LSTM/ScratchLSTM and
+# GRU/ScratchGRU.
+CELLS = ("rnn", "lstm", "gru")
 # The LSTM's step (lstm_math), gates side by side in Keras's order.
 LSTM_EQUATIONS = (
     "A_t = x_t Wx + h_{t-1} Wh + b = [A_i A_f A_g A_o]",
@@ -51,6 +63,15 @@ LSTM_EQUATIONS = (
     "c_t = f * c_{t-1} + i * g    h_t = o * act(c_t)",
 )
 LSTM_EQUATION = "c_t = f * c_{t-1} + i * g, h_t = o * act(c_t)"
+# The GRU's step (gru_math), in Keras's convention, both forms.
+GRU_EQUATIONS = (
+    "z = s(x_t Wx_z + h_{t-1} Wh_z + b_z)  "
+    " r = s(x_t Wx_r + h_{t-1} Wh_r + b_r)",
+    "hh = act(x_t Wx_h + r * (h_{t-1} Wh_h + b_hh))   reset_after=True",
+    "hh = act(x_t Wx_h + (r * h_{t-1}) Wh_h + b_h)    reset_after=False",
+    "h_t = z * h_{t-1} + (1 - z) * hh   (the book: (1 - z) h_{t-1} + z hh)",
+)
+GRU_EQUATION = "h_t = z * h_{t-1} + (1 - z) * hh"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +178,9 @@ class Topic:
     """The explanation of one argument or group of arguments.
 
     Each text is an `(en, ja)` pair. `cell` is `"rnn"` for the topics that
-    SimpleRNN and LSTM share (`TOPICS`; `LSTM_NOTES` says what changes for
-    an LSTM), `"lstm"` for the LSTM's own (`LSTM_TOPICS`).
+    SimpleRNN, LSTM and GRU share (`TOPICS`; `LSTM_NOTES` and `GRU_NOTES`
+    say what changes for an LSTM and a GRU), `"lstm"` for the LSTM's own
+    (`LSTM_TOPICS`), `"gru"` for the GRU's own (`GRU_TOPICS`).
     """
 
     name: str
@@ -2226,9 +2248,862 @@ LSTM_NOTES = {
 }
 
 # ---------------------------------------------------------------------------
-# Lookup. `cell` is "rnn" (SimpleRNN/ScratchRNN, the default) or "lstm"
+# The GRU (ScratchGRU, keras.layers.GRU): the arguments SimpleRNN lacks,
+# each a topic with its demonstration, the book's z convention, and for
+# every shared topic a note on what changes in a GRU. The GRU's own
+# `recurrent_activation` and `use_cudnn` topics are named
+# `gru_recurrent_activation` and `gru_use_cudnn` (the LSTM's own have the
+# plain names); their arguments keep the plain names, so `explain --cell
+# gru recurrent_activation` finds them.
+
+_GRU_MATH, _GRU_LAYER, _GRU_CELL, _GRU_REF = (
+    "ops/gru_math.py",
+    "layers/scratch_gru.py",
+    "layers/scratch_gru_cell.py",
+    "reference/gru.py",
+)
+
+# The arguments of GRU/ScratchGRU that SimpleRNN/ScratchRNN lacks.
+GRU_ARGUMENTS = (
+    _args(
+        "gru_recurrent_activation",
+        [
+            (
+                "recurrent_activation",
+                "'sigmoid'",
+                (
+                    "s of the gates z and r: each a share in (0, 1).",
+                    "ゲート z・r の活性化関数 s。各ゲートは (0, 1) の割合。",
+                ),
+            )
+        ],
+    )
+    + _args(
+        "reset_after",
+        [
+            (
+                "reset_after",
+                "True",
+                (
+                    "r after the matmul, r * (h Wh + b_h), bias (2, 3H); "
+                    "False: the book's.",
+                    "r を行列積の後に掛ける: r * (h Wh + b_h)、bias (2, 3H)。"
+                    "False は本の形。",
+                ),
+            )
+        ],
+    )
+    + _args(
+        "gru_use_cudnn",
+        [
+            (
+                "use_cudnn",
+                "'auto'",
+                (
+                    "Let GRU use cuDNN; ScratchGRU saves it, never uses it.",
+                    "GRU に cuDNN を使わせるか。ScratchGRU は保存するだけ。",
+                ),
+            )
+        ],
+    )
+)
+
+# The one-line meanings that read otherwise for a GRU.
+GRU_MEANINGS = {
+    "activation": (
+        "act of the candidate hh; the gates use recurrent_activation.",
+        "候補 hh の活性化関数 act。ゲートには recurrent_activation。",
+    ),
+    "use_bias": (
+        "Whether b, (2, 3H) or (3H,) by reset_after, is added.",
+        "b（reset_after により (2, 3H) か (3H,)）を足すか。",
+    ),
+    "kernel_initializer": (
+        "How the first Wx (D, 3H) is drawn.",
+        "Wx (D, 3H) の初期値の決め方。",
+    ),
+    "recurrent_initializer": (
+        "How the first Wh (H, 3H) is drawn (orthogonal rows).",
+        "Wh (H, 3H) の初期値の決め方（行が正規直交）。",
+    ),
+    "bias_initializer": (
+        "How the first b is drawn (both rows with reset_after).",
+        "b の初期値の決め方（reset_after なら 2 行とも）。",
+    ),
+    "dropout": (
+        "Share of input features dropped; a mask per gate with "
+        "recurrent_dropout.",
+        "入力の特徴量を落とす割合。recurrent_dropout があればゲートごとの"
+        "マスク。",
+    ),
+    "recurrent_dropout": (
+        "Share of h_{t-1} dropped on its way into Wh; a mask per gate.",
+        "Wh に入る h_{t-1} を落とす割合。マスクはゲートごと。",
+    ),
+    "return_sequences": (
+        "Return every h_t (N, T, H), not only the last (N, H).",
+        "最後の出力 (N, H) だけでなく全時刻の h_t (N, T, H) を返す。",
+    ),
+}
+
+# The arguments of ScratchGRU/GRU in their signature's order, then the
+# call's.
+GRU_ORDER = (
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "activity_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "reset_after",
+    "use_cudnn",
+    "zero_output_for_mask",
+    "initial_state",
+    "mask",
+    "training",
+)
+
+GRU_TOPICS = {
+    topic.name: topic
+    for topic in (
+        Topic(
+            "gru_recurrent_activation",
+            summary=(
+                "s, the activation of the gates z and r: default sigmoid, so "
+                "each gate is a share between 0 and 1 and h_t a weighted "
+                "average of h_{t-1} and the candidate.",
+                "ゲート z・r の活性化関数 s。既定は sigmoid で、各ゲートは 0 と"
+                " 1 の間の割合になり、h_t は h_{t-1} と候補の加重平均になる。",
+            ),
+            forward=(
+                "z = s(x_t Wx_z + h_{t-1} Wh_z + b_z) says how much of h_{t-1} "
+                "stays (Keras's convention; the book's z says how much of the "
+                "candidate enters), r = s(...) how much of h_{t-1} the "
+                "candidate hh sees. activation (tanh) acts on hh instead. "
+                "None is linear.",
+                "z = s(x_t Wx_z + h_{t-1} Wh_z + b_z) は h_{t-1} のどれだけを"
+                "残すか（Keras の約束。本の z は候補のどれだけを入れるか）、"
+                "r = s(...) は候補 hh が h_{t-1} のどれだけを見るかを決めます。"
+                "hh には代わりに activation（tanh）が掛かります。None は恒等"
+                "関数（線形）です。",
+            ),
+            forward_refs=(
+                CodeRef(
+                    _GRU_MATH,
+                    "step_forward",
+                    "z = activate(xp, a_z, options.recurrent_activation)",
+                ),
+                CodeRef(
+                    _GRU_MATH,
+                    "step_forward",
+                    "r = activate(xp, a_r, options.recurrent_activation)",
+                ),
+                CodeRef(
+                    _GRU_MATH,
+                    "step_forward",
+                    "h = z * h_prev + (1.0 - z) * hh",
+                ),
+                CodeRef(
+                    _GRU_REF,
+                    "GRU.forward",
+                    "z = sigmoid(x @ Wxz + h_prev @ Whz)",
+                ),
+            ),
+            backward=(
+                "Each gate's gradient is multiplied by s'(a): for sigmoid "
+                "s' = s (1 - s), from the kept gate as in the book "
+                "(dt = dz * z * (1 - z)). tanh, relu and linear are "
+                "handwritten too; any other activation is differentiated "
+                "locally, by the backend's autodiff.",
+                "各ゲートの勾配には s'(a) が掛かります。sigmoid なら "
+                "s' = s (1 - s) で、本と同じく保存しておいたゲートの値から計算"
+                "します（dt = dz * z * (1 - z)）。tanh・relu・linear の微分も"
+                "手書きで、それ以外の活性化関数はバックエンドの自動微分で局所的"
+                "に微分します。",
+            ),
+            backward_refs=(
+                CodeRef(
+                    _GRU_MATH,
+                    "step_backward",
+                    "da_z = activation_backward(xp, dz, z, a_z, gate)",
+                ),
+                CodeRef(
+                    _GRU_MATH,
+                    "step_backward",
+                    "da_r = activation_backward(xp, dr, r, a_r, gate)",
+                ),
+                CodeRef(_GRU_REF, "GRU.backward", "dt = dz * z * (1 - z)"),
+            ),
+            mistake=(
+                "Setting it to tanh like activation. z is meant as a share: "
+                "h_t = z h_{t-1} + (1 - z) hh is a weighted average only for "
+                "z in (0, 1). A tanh gate reaches -1, so 1 - z reaches 2 and "
+                "h leaves the range (-1, 1) that tanh keeps it in; at a "
+                "pre-activation of 0 it is 0 where sigmoid is 0.5, and h_{t-1} "
+                "is forgotten at once. keras GRU's cuDNN kernel also needs "
+                "sigmoid (see gru_use_cudnn).",
+                "activation と同じつもりで tanh にすること。z は割合として働く"
+                "ものです。h_t = z h_{t-1} + (1 - z) hh が加重平均になるのは z "
+                "が (0, 1) にあるときだけです。tanh "
+                "のゲートは -1 まで下がるので "
+                "1 - z は 2 まで上がり、h は tanh が保つ範囲 (-1, 1) の外に"
+                "出ます。活性化前の値が 0 のとき、sigmoid なら 0.5 のところが "
+                "tanh では 0 になり、h_{t-1} "
+                "は一度に忘れられます。また keras の"
+                " GRU の cuDNN カーネルは sigmoid でなければ使えません"
+                "（gru_use_cudnn を参照）。",
+            ),
+            cell="gru",
+        ),
+        Topic(
+            "reset_after",
+            summary=(
+                "Where the reset gate r multiplies: True (Keras's default) "
+                "after the matmul, r * (h_{t-1} Wh_h + b_hh), with a bias "
+                "(2, 3H); False before it, (r * h_{t-1}) Wh_h, as the book "
+                "does, with a bias (3H,). Two different functions.",
+                "リセットゲート r を掛ける場所。True（Keras の既定）は行列積の"
+                "後で r * (h_{t-1} Wh_h + b_hh)、bias は (2, 3H)。False は"
+                "本と同じく行列積の前で (r * h_{t-1}) Wh_h、bias は (3H,)。"
+                "2 つは別の関数。",
+            ),
+            forward=(
+                "Only the candidate changes. With True, R = h_{t-1} Wh + b_h "
+                "is one matmul for all three gates and "
+                "hh = act(x Wx_h + b_xh + r * R_h): r scales each unit of the "
+                "product, and the bias has two rows, b_x (added to x Wx) and "
+                "b_h (added to h Wh, inside r's product). With False, "
+                "hh = act(x Wx_h + (r * h_{t-1}) Wh_h + b_h): r scales "
+                "h_{t-1} first, so the candidate needs its own matmul, and "
+                "the bias is one row. z and r are the same in both.",
+                "変わるのは候補だけです。True では R = h_{t-1} Wh + b_h を 3 つ"
+                "のゲートまとめて 1 回の行列積で求め、"
+                "hh = act(x Wx_h + b_xh + r * R_h) とします。r は積の各ユニット"
+                "に掛かり、バイアスは 2 行で、b_x は x Wx に、b_h は h Wh に"
+                "（r の積の内側で）足されます。False では "
+                "hh = act(x Wx_h + (r * h_{t-1}) Wh_h + b_h) で、r が先に "
+                "h_{t-1} に掛かるので候補には別の行列積が要り、バイアスは 1 行"
+                "です。z と r はどちらでも同じです。",
+            ),
+            forward_refs=(
+                CodeRef(_GRU_MATH, "step_forward", "a_h = X_h + r * R_h"),
+                CodeRef(
+                    _GRU_MATH,
+                    "step_forward",
+                    "xp, r * h_prev, Wh_h, _gates_of(r_mask, 2, 3), gates=1",
+                ),
+                CodeRef(_GRU_MATH, "split_bias", "return bias[0], bias[1]"),
+                CodeRef(
+                    _GRU_CELL,
+                    "ScratchGRUCell._bias_shape",
+                    "return (2, 3 * self.units)",
+                ),
+                CodeRef(
+                    _GRU_REF,
+                    "GRU.forward",
+                    "h_hat = np.tanh(x @ Wxh + (r * h_prev) @ Whh)",
+                ),
+            ),
+            backward=(
+                "The gradient of r differs. With True, a_h = X_h + r R_h "
+                "gives dr = da_h * R_h and dR_h = da_h * r, and one matmul, "
+                "dR Wh^T, carries all three gates back to h_{t-1}. With "
+                "False, dv = da_h Wh_h^T is the gradient of r * h_{t-1}: "
+                "dr = dv * h_{t-1}, and h_{t-1} gets dv * r besides, as in "
+                "the book (dhr = dt @ Whh.T, dh_prev += r * dhr).",
+                "r の勾配が違います。True では a_h = X_h + r R_h から "
+                "dr = da_h * R_h、dR_h = da_h * r となり、1 回の行列積 "
+                "dR Wh^T で 3 つのゲートまとめて h_{t-1} に戻します。False では"
+                " dv = da_h Wh_h^T が r * h_{t-1} の勾配で、dr = dv * h_{t-1}、"
+                "さらに h_{t-1} には dv * r が加わります。本と同じです"
+                "（dhr = dt @ Whh.T、dh_prev += r * dhr）。",
+            ),
+            backward_refs=(
+                CodeRef(_GRU_MATH, "step_backward", "dr = da_h * R_h"),
+                CodeRef(_GRU_MATH, "step_backward", "dR_h = da_h * r"),
+                CodeRef(_GRU_MATH, "step_backward", "dr = dv * h_prev"),
+                CodeRef(
+                    _GRU_MATH, "step_backward", "dh_prev = dh_prev + dv * r"
+                ),
+                CodeRef(_GRU_REF, "GRU.backward", "dh_prev += r * dhr"),
+            ),
+            mistake=(
+                "Taking the two forms for one layer: loading weights trained "
+                "with one into the other (set_weights refuses the bias shape, "
+                "but with use_bias=False the shapes match and the outputs "
+                "silently change), or expecting the book's weights to fit "
+                "Keras's default. The book's GRU is reset_after=False; "
+                "keras_to_book_gru refuses reset_after=True. And only "
+                "reset_after=True runs on cuDNN: keras GRU with "
+                "reset_after=False and use_cudnn=True raises on any machine.",
+                "2 つの形を同じレイヤだと思うこと。一方で学習した重みを"
+                "もう一方に読み込む（set_weights はバイアスの形で拒みますが、"
+                "use_bias=False なら形が合い、出力が黙って変わります）、"
+                "あるいは本の重みが Keras の既定の形に合うと思うことです。本の "
+                "GRU は reset_after=False で、keras_to_book_gru は "
+                "reset_after=True を拒みます。また cuDNN で動くのは "
+                "reset_after=True だけで、keras の GRU を reset_after=False と"
+                " use_cudnn=True で使うと、どのマシンでもエラーになります。",
+            ),
+            cell="gru",
+        ),
+        Topic(
+            "gru_use_cudnn",
+            summary=(
+                "'auto', True or False: whether keras GRU may run NVIDIA's "
+                "cuDNN kernel. ScratchGRU accepts and saves it, and never "
+                "uses cuDNN.",
+                "'auto'・True・False。keras の GRU が NVIDIA の cuDNN "
+                "カーネルを使ってよいか。ScratchGRU は受け取って保存するが、"
+                "cuDNN は使わない。",
+            ),
+            forward=(
+                "Not in the equations: it picks an implementation, not a "
+                "result. keras GRU with 'auto' runs cuDNN when there is a GPU "
+                "and the configuration allows it (tanh, sigmoid, use_bias, "
+                "reset_after=True, no recurrent_dropout, no unroll), else its "
+                "own loop; True demands cuDNN and raises otherwise. "
+                "ScratchGRU always runs its own loops, on any device.",
+                "式には現れません。選ぶのは実装で、結果ではありません。keras "
+                "の GRU は 'auto' なら、GPU があり設定が許せば（tanh、sigmoid、"
+                "use_bias、reset_after=True、recurrent_dropout なし、unroll "
+                "なし）cuDNN を使い、そうでなければ自前のループを使います。"
+                "True は cuDNN を必須とし、使えなければエラーです。ScratchGRU "
+                "はどのデバイスでも常に自前のループで計算します。",
+            ),
+            forward_refs=(
+                CodeRef(
+                    _GRU_LAYER,
+                    "ScratchGRU.__init__",
+                    "self.use_cudnn = use_cudnn",
+                ),
+                CodeRef(_GRU_LAYER, "ScratchGRU._run", "return scratch_gru("),
+            ),
+            backward=(
+                "ScratchGRU's gradient is always its handwritten BPTT "
+                "(gru_backward), whatever the value; cuDNN would bring a "
+                "backward of its own.",
+                "値が何であっても、ScratchGRU の勾配は常に手書きの BPTT"
+                "（gru_backward）です。cuDNN を使えば、逆伝播も cuDNN 自身の"
+                "ものになります。",
+            ),
+            backward_refs=(
+                CodeRef(
+                    _OPS_API,
+                    "scratch_gru",
+                    "return backend_module().scratch_gru(",
+                ),
+                CodeRef(
+                    _GRU_MATH,
+                    "gru_step_backward",
+                    "return dx, dh_prev, dWx, dWh, db_x, db_h",
+                ),
+            ),
+            mistake=(
+                "Passing use_cudnn=True to keras GRU on a machine without a "
+                "GPU, or with reset_after=False (the book's form), "
+                "recurrent_dropout, a tanh gate or unroll: it raises "
+                "ValueError at the first call, while 'auto' falls back "
+                "silently. And keras GRU's get_config() (Keras 3.15) forgets "
+                "the value; ScratchGRU.from_gru and get_config keep it.",
+                "GPU のないマシンで、あるいは reset_after=False（本の形）、"
+                "recurrent_dropout、tanh のゲート、unroll と一緒に、keras の "
+                "GRU に use_cudnn=True を渡すこと。最初の呼び出しで ValueError "
+                "になります。'auto' なら黙って自前のループに切り替わります。"
+                "また keras の GRU の get_config()（Keras "
+                "3.15）は値を忘れます。"
+                "ScratchGRU の from_gru と get_config は保存します。",
+            ),
+            cell="gru",
+        ),
+        Topic(
+            "z_convention",
+            summary=(
+                "The book computes h = (1 - z) h_{t-1} + z hh, Keras "
+                "h = z h_{t-1} + (1 - z) hh: Keras's z is the book's 1 - z. "
+                "book_to_keras_gru negates the z columns; a bias and "
+                "reset_after=True have no book form.",
+                "本は h = (1 - z) h_{t-1} + z hh、Keras は "
+                "h = z h_{t-1} + (1 - z) hh を計算する。Keras の z は本の "
+                "1 - z。book_to_keras_gru は z の列の符号を反転する。バイアスと"
+                " reset_after=True は本の形にならない。",
+            ),
+            forward=(
+                "Both pack Wx (D, 3H) and Wh (H, 3H) as z, r, h in column "
+                "blocks of H. Since 1 - s(a) = s(-a), the book's z = s(a) "
+                "is Keras's 1 - z when Keras's pre-activation is -a: negating "
+                "the z columns of Wx and Wh (and a zero bias, as the book has "
+                "none) makes ScratchGRU(reset_after=False) compute the book's "
+                "TimeGRU exactly. The conversion is its own inverse.",
+                "どちらも Wx (D, 3H) と Wh (H, 3H) を z, r, h の順に H 列ずつの"
+                "ブロックとして並べます。1 - s(a) = "
+                "s(-a) なので、Keras の活性化"
+                "前の値が -a なら、本の z = s(a) は Keras の 1 - z になります。"
+                "Wx と Wh の z の列の符号を反転し（本にはバイアスがないので"
+                "バイアスは 0）、ScratchGRU(reset_after=False) "
+                "に入れると、本の "
+                "TimeGRU とまったく同じ計算になります。"
+                "この変換は 2 回行うと元に"
+                "戻ります。",
+            ),
+            forward_refs=(
+                CodeRef(
+                    _GRU_REF,
+                    "GRU.forward",
+                    "h_next = (1 - z) * h_prev + z * h_hat",
+                ),
+                CodeRef(
+                    _GRU_MATH,
+                    "step_forward",
+                    "h = z * h_prev + (1.0 - z) * hh",
+                ),
+                CodeRef(_GRU_REF, "_negate_z", "W[:, :H] = -W[:, :H]"),
+                CodeRef(
+                    _GRU_REF,
+                    "book_to_keras_gru",
+                    "return _negate_z(Wx, H), _negate_z(Wh, H), bias",
+                ),
+            ),
+            backward=(
+                "The book's dh_hat = dh_next * z and dh_prev = dh_next * "
+                "(1 - z) are gru_math's dhh = dh (1 - z) and dh_prev = dh z, "
+                "z read the other way; dz changes sign with it (the book's "
+                "dh_next * (h_hat - h_prev), gru_math's dh (h_{t-1} - hh)). "
+                "So the gradients of the z columns are negated too, and "
+                "book_to_keras_gru converts the book's gradients as it "
+                "converts its weights.",
+                "本の dh_hat = dh_next * z と dh_prev = dh_next * (1 - z) は、"
+                "z を逆に読んだ gru_math の dhh = dh (1 - z) と dh_prev = dh z "
+                "です。dz もそれに合わせて符号が変わります（本は "
+                "dh_next * (h_hat - h_prev)、gru_math は dh (h_{t-1} - hh)）。"
+                "したがって z の列の勾配も符号が反転し、本の勾配は重みと同じく "
+                "book_to_keras_gru で変換できます。",
+            ),
+            backward_refs=(
+                CodeRef(_GRU_REF, "GRU.backward", "dh_hat = dh_next * z"),
+                CodeRef(
+                    _GRU_REF, "GRU.backward", "dh_prev = dh_next * (1 - z)"
+                ),
+                CodeRef(_GRU_MATH, "step_backward", "dhh = dh_t * (1.0 - z)"),
+                CodeRef(
+                    _GRU_MATH, "step_backward", "dz = dh_t * (h_prev - hh)"
+                ),
+            ),
+            mistake=(
+                "Copying the book's Wx, Wh into a Keras GRU as they are: the "
+                "shapes fit (with a zero bias), nothing complains, and every "
+                "step keeps the wrong share of h_{t-1}. Or converting the "
+                "other way a GRU with reset_after=True (Keras's default) or a "
+                "trained bias: no book weights compute that function, and "
+                "keras_to_book_gru raises instead of returning something "
+                "close. Use book_to_keras_gru into "
+                "ScratchGRU(reset_after=False). PyTorch's nn.GRU keeps z of "
+                "h_{t-1} like Keras, h' = (1 - z) n + z h, but orders its "
+                "blocks r, z, n, applies r after the matmul (as "
+                "reset_after=True) and stores the weights transposed, "
+                "(3H, D).",
+                "本の Wx, Wh をそのまま Keras の GRU にコピーすること。形は合い"
+                "（バイアスは 0）、何のエラーも出ず、各時刻で h_{t-1} を残す"
+                "割合が逆になります。あるいは reset_after=True（Keras の既定）"
+                "や学習済みのバイアスを持つ GRU "
+                "を本の形に変換しようとすること。"
+                "その関数を計算する本の重みはなく、keras_to_book_gru は近い値を"
+                "返す代わりに ValueError を出します。book_to_keras_gru で変換"
+                "して ScratchGRU(reset_after=False) に入れましょう。PyTorch の "
+                "nn.GRU は Keras と同じく h_{t-1} の z を残します"
+                "（h' = (1 - z) n + z h）が、ブロックの順序は r, z, n で、r は"
+                "行列積の後に掛け（reset_after=True と同じ）、重みは転置した "
+                "(3H, D) で持ちます。",
+            ),
+            cell="gru",
+        ),
+    )
+}
+
+GRU_NOTES = {
+    "units": Note(
+        (
+            "Three blocks side by side, z, r, h: kernel is (D, 3H), "
+            "recurrent_kernel (H, 3H), and the bias (2, 3H) with "
+            "reset_after=True (the default) or (3H,) with False. So a GRU "
+            "has 3 (D H + H H) + 6H parameters, or 3 (D H + H H + H): three "
+            "times a SimpleRNN's weights, three quarters of an LSTM's. H is "
+            "the width of its one state h.",
+            "z, r, h の 3 つのブロックが横に並ぶので、kernel は (D, 3H)、"
+            "recurrent_kernel は (H, 3H)、bias は reset_after=True（既定）なら "
+            "(2, 3H)、False なら (3H,) です。パラメータ数は "
+            "3 (D H + H H) + 6H、または 3 (D H + H H + H) で、重みは "
+            "SimpleRNN の 3 倍、LSTM の 4 分の 3 です。H は唯一の状態 h の幅"
+            "です。",
+        ),
+        (
+            CodeRef(_GRU_CELL, "ScratchGRUCell", "gates = 3"),
+            CodeRef(
+                _GRU_MATH, "step_forward", "X_z, X_r, X_h = xp.split(X_t, 3)"
+            ),
+        ),
+    ),
+    "activation": Note(
+        (
+            "It acts once per step, on the candidate: hh = act(a_h). The "
+            "gates z and r use recurrent_activation. h_t = z h_{t-1} + "
+            "(1 - z) hh is then a weighted average, so with tanh and "
+            "sigmoid gates h stays in (-1, 1); with None the candidate is "
+            "linear and h can grow without bound.",
+            "1 時刻に 1 回、候補に掛かります: hh = act(a_h)。ゲート z と r "
+            "には recurrent_activation が掛かります。h_t = z h_{t-1} + "
+            "(1 - z) hh は加重平均なので、tanh と sigmoid のゲートなら h は "
+            "(-1, 1) に収まります。None では候補が線形になり、h は際限なく"
+            "大きくなりえます。",
+        ),
+        (
+            CodeRef(
+                _GRU_MATH,
+                "step_forward",
+                "hh = activate(xp, a_h, options.activation)",
+            ),
+            CodeRef(
+                _GRU_MATH,
+                "step_backward",
+                "da_h = activation_backward(xp, dhh, hh, a_h, "
+                "options.activation)",
+            ),
+        ),
+    ),
+    "use_bias": Note(
+        (
+            "With reset_after=True b has two rows: b_x, added to x Wx, and "
+            "b_h, added to h_{t-1} Wh; for z and r only their sum counts, "
+            "while the candidate's b_h is scaled by r. With False, one "
+            "(3H,). The book's GRU has no bias at all. keras GRU's cuDNN "
+            "kernel needs use_bias=True (see gru_use_cudnn).",
+            "reset_after=True では b は 2 行です。b_x は x Wx に、b_h は "
+            "h_{t-1} Wh に足されます。z と r では 2 つの和だけが効きますが、"
+            "候補の b_h には r が掛かります。False では (3H,) の 1 つです。本"
+            "の GRU にはバイアスがまったくありません。keras の GRU の cuDNN "
+            "カーネルには use_bias=True が必要です（gru_use_cudnn を参照）。",
+        ),
+        (
+            CodeRef(_GRU_MATH, "input_projection", "X = X + bias"),
+            CodeRef(_GRU_MATH, "step_forward", "R = R + recurrent_bias"),
+            CodeRef(_GRU_MATH, "split_bias", "return bias[0], bias[1]"),
+        ),
+    ),
+    "initializers": Note(
+        (
+            "They draw the three blocks at once. Orthogonal makes the rows "
+            "of the whole (H, 3H) recurrent_kernel orthonormal, so no "
+            "gate's (H, H) block is orthogonal by itself (its singular "
+            "values are below 1). bias_initializer draws the whole bias, "
+            "both rows with reset_after=True; the GRU has no "
+            "unit_forget_bias.",
+            "3 つのブロックをまとめて引きます。Orthogonal は (H, 3H) の "
+            "recurrent_kernel 全体の行を正規直交にするので、ゲートごとの "
+            "(H, H) ブロックは単独では直交行列になりません（特異値は 1 未満）。"
+            "bias_initializer はバイアス全体を引きます（reset_after=True なら "
+            "2 行とも）。GRU に unit_forget_bias はありません。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchCell.build",
+                "shape=(self.units, self.gates * self.units),",
+            ),
+            CodeRef(
+                _GRU_CELL,
+                "ScratchGRUCell._bias_shape",
+                "return (2, 3 * self.units)",
+            ),
+        ),
+    ),
+    "regularizers": Note(
+        (
+            "The same, on the wider weights: recurrent_regularizer "
+            "penalizes the three blocks of Wh (H, 3H) together, "
+            "bias_regularizer both rows of a (2, 3H) bias. Unlike "
+            "SimpleRNN, keras GRU (Keras 3.15) does apply "
+            "activity_regularizer, as ScratchGRU does.",
+            "幅の広い重みに同じように掛かります。recurrent_regularizer は "
+            "Wh (H, 3H) の 3 つのブロックをまとめて、bias_regularizer は "
+            "(2, 3H) のバイアスの 2 行とも罰します。SimpleRNN と違い、keras "
+            "の GRU（Keras 3.15）は activity_regularizer を適用します。"
+            "ScratchGRU も同じです。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "layer_options",
+                'options["activity_regularizer"] = get_option(',
+            ),
+        ),
+    ),
+    "constraints": Note(
+        (
+            "The same, on the whole arrays (D, 3H), (H, 3H) and the bias "
+            "after each update: MaxNorm(axis=0) rescales each of the 3H "
+            "columns of the kernels, that is each unit of each gate "
+            "separately.",
+            "更新のたびに配列 (D, 3H)・(H, 3H) とバイアス全体に同じように"
+            "掛かります。MaxNorm(axis=0) はカーネルの 3H 個の列、つまり各"
+            "ゲートの各ユニットを別々に縮めます。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchCell.build",
+                "constraint=self.recurrent_constraint,",
+            ),
+        ),
+    ),
+    "dropout": Note(
+        (
+            "Without recurrent_dropout one mask (N, D) multiplies x_t before "
+            "all three gates. With recurrent_dropout (Keras's implementation "
+            "1) each gate gets its own input mask, (N, 3, D). As in the "
+            "LSTM, dropout=1.0 drops nothing (keras GRU applies masks only "
+            "for rates below 1, and so does ScratchGRU), while SimpleRNN "
+            "with 1.0 zeroes every input.",
+            "recurrent_dropout がなければ、1 つのマスク (N, D) が 3 つの"
+            "ゲートすべての前で x_t に掛かります。recurrent_dropout があると"
+            "（Keras の implementation 1）、ゲートごとに別の入力マスク "
+            "(N, 3, D) を使います。LSTM と同じく dropout=1.0 は何も落としま"
+            "せん（keras の GRU は割合が 1 未満のときだけマスクを掛け、"
+            "ScratchGRU も同じです）。SimpleRNN では 1.0 ですべての入力が 0 "
+            "になります。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchLayer._gate_dropout_masks",
+                "masks.append(mask if training and rate < 1 else None)",
+            ),
+            CodeRef(
+                _GRU_MATH,
+                "input_projection",
+                "X = project(xp, x, kernel, m, gates=3)",
+            ),
+        ),
+    ),
+    "recurrent_dropout": Note(
+        (
+            "h_{t-1} is masked on its way into Wh with one mask per gate, "
+            "(N, 3, H), fixed for the sequence: recurrent_dropout switches "
+            "the layer to Keras's implementation 1 and draws three masks per "
+            "kind. With reset_after=False the candidate's mask multiplies "
+            "r * h_{t-1}. In the backward each gate's share of dh_prev "
+            "passes through its own mask. A rate of 1.0 drops nothing.",
+            "h_{t-1} は Wh に入る前に、ゲートごとに別のマスク (N, 3, H) を"
+            "掛けられます。マスクは系列を通して固定です。recurrent_dropout が"
+            "あるとレイヤは Keras の implementation 1 に切り替わり、種類"
+            "ごとに 3 つのマスクを引きます。reset_after=False では候補の"
+            "マスクは r * h_{t-1} に掛かります。逆伝播では dh_prev の各ゲート"
+            "の分がそれぞれのマスクを通ります。割合 1.0 は何も落としません。",
+        ),
+        (
+            CodeRef(
+                _GRU_CELL,
+                "ScratchGRUCell.__init__",
+                "self.implementation = 1 if self.recurrent_dropout else "
+                "implementation",
+            ),
+            CodeRef(
+                _GRU_CELL,
+                "ScratchGRUCell.__init__",
+                "self.dropout_mask_count = 3",
+            ),
+            CodeRef(
+                _GRU_MATH,
+                "step_forward",
+                "xp, r * h_prev, Wh_h, _gates_of(r_mask, 2, 3), gates=1",
+            ),
+        ),
+    ),
+    "seed": Note(
+        (
+            "The same generator. With dropout and recurrent_dropout both set "
+            "it draws six masks per call (three of each kind), as keras GRU "
+            "does, so equal seeds give equal masks. Unlike SimpleRNN's, "
+            "keras GRU's get_config() keeps the seed.",
+            "乱数生成器は同じです。dropout と recurrent_dropout の両方がある"
+            "と、keras の GRU と同じく呼び出しごとに 6 つのマスク（種類ごとに"
+            " 3 つ）を引くので、同じ seed なら同じマスクになります。SimpleRNN "
+            "と違い、keras の GRU の get_config() は seed を保存します。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchLayer._gate_dropout_masks",
+                "self._draw_dropout_mask(x, rate, width)",
+            ),
+        ),
+    ),
+    "return_sequences": Note(
+        (
+            "The same: h_t for every t, (N, T, H), or the last one. The "
+            "output is the state, as in SimpleRNN.",
+            "同じです。全時刻の h_t (N, T, H) か、最後の 1 つを返します。"
+            "SimpleRNN と同じく、出力は状態そのものです。",
+        ),
+        (
+            CodeRef(
+                _GRU_LAYER,
+                "ScratchGRU._run",
+                "return_sequences=self.return_sequences,",
+            ),
+        ),
+    ),
+    "return_state": Note(
+        (
+            "One state, as in SimpleRNN: the result is (output, h_{T-1}), "
+            "two items, where an LSTM returns three; h is the last output.",
+            "SimpleRNN と同じく状態は 1 つで、戻り値は (出力, h_{T-1}) の 2 "
+            "つです（LSTM は 3 つ）。h は最後の出力です。",
+        ),
+        (CodeRef(_BASE, "ScratchLayer.call", "return output, *last"),),
+    ),
+    "go_backwards": Note(
+        (
+            "The same: x is flipped before the loop, and h runs over the "
+            "reversed sequence.",
+            "同じです。ループの前に x を反転し、h は反転した系列の上を"
+            "進みます。",
+        ),
+        (CodeRef(_BASE, "ScratchLayer.call", "x = keras.ops.flip(x, axis=1)"),),
+    ),
+    "stateful": Note(
+        (
+            "One stored state, as in SimpleRNN: layer.states is [h]. The "
+            "book's TimeGRU carries h the same way (set_state(h)), and its "
+            "backward too stops at the block boundary.",
+            "SimpleRNN と同じく保存する状態は 1 つで、layer.states は [h] "
+            "です。本の TimeGRU も同じように h を引き継ぎ（set_state(h)）、"
+            "その逆伝播もやはりブロックの境界で止まります。",
+        ),
+        (
+            CodeRef(
+                _BASE,
+                "ScratchLayer.call",
+                "for variable, state in zip(self.states, last):",
+            ),
+            CodeRef(
+                _GRU_REF,
+                "TimeGRU.forward",
+                "if not self.stateful or self.h is None:",
+            ),
+        ),
+    ),
+    "unroll": Note(
+        (
+            "The same: the numbers do not change. In keras GRU, unroll=True "
+            "also rules out the cuDNN kernel (see gru_use_cudnn).",
+            "同じです。値は変わりません。keras の GRU では unroll=True だと "
+            "cuDNN カーネルも使えません（gru_use_cudnn を参照）。",
+        ),
+        (CodeRef(_GRU_LAYER, "ScratchGRU._run", "unroll=self.unroll,"),),
+    ),
+    "zero_output_for_mask": Note(
+        (
+            "The same: at a masked step h is carried, and y_t is 0 instead "
+            "of y_{t-1}.",
+            "同じです。マスクされた時刻では h が引き継がれ、y_t は y_{t-1} の"
+            "代わりに 0 になります。",
+        ),
+        (
+            CodeRef(
+                _GRU_MATH,
+                "step_forward",
+                "y = xp.where(m_t, y, xp.zeros_like(y))",
+            ),
+        ),
+    ),
+    "initial_state": Note(
+        (
+            "One tensor h_{-1} (batch, units), or a list holding it, as in "
+            "SimpleRNN. Its gradient dh0 is what the reverse loop holds "
+            "after step 0; the book's TimeGRU keeps it as TimeGRU.dh.",
+            "SimpleRNN と同じく、テンソル h_{-1} (batch, units) 1 つか、それを"
+            "入れたリストです。勾配 dh0 は逆向きのループが時刻 0 を終えた"
+            "ときに持っている値で、本の TimeGRU は TimeGRU.dh として保存"
+            "します。",
+        ),
+        (
+            CodeRef(
+                _GRU_MATH,
+                "gru_step_backward",
+                "return dx, dh_prev, dWx, dWh, db_x, db_h",
+            ),
+            CodeRef(_GRU_REF, "TimeGRU.backward", "self.dh = dh"),
+        ),
+    ),
+    "mask": Note(
+        (
+            "A masked step keeps h_t = h_{t-1}. In the backward its dX (the "
+            "three gates' gradient) is 0, and dh passes straight on to step "
+            "t-1.",
+            "マスクされた時刻は h_t = h_{t-1} を保ちます。逆伝播ではその時刻"
+            "の dX（3 つのゲートの勾配）は 0 で、dh はそのまま時刻 t-1 へ"
+            "渡ります。",
+        ),
+        (
+            CodeRef(_GRU_MATH, "step_forward", "h = xp.where(m_t, h, h_prev)"),
+            CodeRef(
+                _GRU_MATH,
+                "step_backward",
+                "dX = xp.where(m_t, dX, xp.zeros_like(dX))",
+            ),
+            CodeRef(
+                _GRU_MATH,
+                "step_backward",
+                "dh_prev = xp.where(m_t, dh_prev, dh)",
+            ),
+        ),
+    ),
+    "training": Note(
+        (
+            "The same: the masks act only in training. Like keras GRU, "
+            "ScratchGRU draws its masks at every call, in inference too, so "
+            "that the seed generator advances alike.",
+            "同じです。マスクが働くのは学習時だけです。keras の GRU と同じく"
+            "、ScratchGRU は推論時も呼び出しのたびにマスクを引くので、乱数"
+            "生成器が同じように進みます。",
+        ),
+        (
+            CodeRef(
+                _GRU_CELL,
+                "ScratchGRUCell.call",
+                "if training and 0.0 < self.dropout < 1.0:",
+            ),
+        ),
+    ),
+}
+
+# ---------------------------------------------------------------------------
+# Lookup. `cell` is "rnn" (SimpleRNN/ScratchRNN, the default), "lstm"
 # (LSTM/ScratchLSTM: the shared arguments with LSTM_MEANINGS, and the LSTM's
-# own).
+# own) or "gru" (GRU/ScratchGRU: with GRU_MEANINGS, and the GRU's own).
+
+# Per gated cell: its own arguments, meanings, order, topics and notes.
+_GATED = {
+    "lstm": (LSTM_ARGUMENTS, LSTM_MEANINGS, LSTM_ORDER, LSTM_TOPICS),
+    "gru": (GRU_ARGUMENTS, GRU_MEANINGS, GRU_ORDER, GRU_TOPICS),
+}
+NOTES = {"lstm": LSTM_NOTES, "gru": GRU_NOTES}
 
 
 def check_cell(cell):
@@ -2243,35 +3118,38 @@ def check_cell(cell):
 
 def arguments(cell="rnn"):
     """Every argument of the cell's layer, in its signature's order, then
-    the call arguments: `ARGUMENTS` for "rnn"; for "lstm" those with the
-    LSTM's meanings and `LSTM_ARGUMENTS`, in `LSTM_ORDER`."""
+    the call arguments: `ARGUMENTS` for "rnn"; for "lstm" (or "gru") those
+    with the LSTM's (GRU's) meanings and `LSTM_ARGUMENTS`
+    (`GRU_ARGUMENTS`), in `LSTM_ORDER` (`GRU_ORDER`)."""
     if check_cell(cell) == "rnn":
         return list(ARGUMENTS)
-    by_name = {a.name: a for a in ARGUMENTS + LSTM_ARGUMENTS}
+    own, meanings, order, _ = _GATED[cell]
+    by_name = {a.name: a for a in ARGUMENTS + own}
     return [
         dataclasses.replace(
             by_name[name],
-            meaning=LSTM_MEANINGS.get(name, by_name[name].meaning),
+            meaning=meanings.get(name, by_name[name].meaning),
         )
-        for name in LSTM_ORDER
+        for name in order
     ]
 
 
 def topics(cell="rnn"):
-    """`{name: Topic}` of the cell: `TOPICS` for "rnn"; for "lstm" the
-    topics of its arguments in their order, then `gate_order`."""
+    """`{name: Topic}` of the cell: `TOPICS` for "rnn"; for "lstm" (or
+    "gru") the topics of its arguments in their order, then `gate_order`
+    (`z_convention`)."""
     if check_cell(cell) == "rnn":
         return dict(TOPICS)
     every = all_topics()
     found = {a.topic: every[a.topic] for a in arguments(cell)}
-    for name, topic in LSTM_TOPICS.items():  # gate_order: no argument
+    for name, topic in _GATED[cell][3].items():  # those of no argument
         found.setdefault(name, topic)
     return found
 
 
 def all_topics():
-    """Every topic of either cell: `TOPICS`, then `LSTM_TOPICS`."""
-    return {**TOPICS, **LSTM_TOPICS}
+    """Every topic of any cell: `TOPICS`, `LSTM_TOPICS`, `GRU_TOPICS`."""
+    return {**TOPICS, **LSTM_TOPICS, **GRU_TOPICS}
 
 
 def topic_names(cell="rnn"):
@@ -2294,11 +3172,12 @@ def normalize(name):
 
 def resolve(name, cell="rnn"):
     """The topic explaining `name` (a topic or an argument name) for
-    `cell` ("rnn" or "lstm"), or None.
+    `cell` ("rnn", "lstm" or "gru"), or None.
 
     Any case, and dashes for underscores (`go-backwards`, as `compare`
-    spells it) are accepted. The LSTM's own names (`unit_forget_bias`,
-    `gate_order`...) resolve only with `cell="lstm"`.
+    spells it) are accepted. A cell's own names (`unit_forget_bias`,
+    `gate_order`, `reset_after`...) resolve only with that `cell`; with
+    `cell="gru"`, `recurrent_activation` is the GRU's.
     """
     name = normalize(name)
     found = topics(cell)
@@ -2310,9 +3189,14 @@ def resolve(name, cell="rnn"):
     return None
 
 
+def cells_knowing(name):
+    """The cells whose `resolve` knows `name`, in `CELLS`' order."""
+    return [cell for cell in CELLS if resolve(name, cell) is not None]
+
+
 def _cell_of(topic, cell):
-    """The cell a topic is shown for: an LSTM topic is always the LSTM's."""
-    return "lstm" if topic.cell == "lstm" else check_cell(cell)
+    """The cell a topic is shown for: a cell's own topic always its own."""
+    return topic.cell if topic.cell != "rnn" else check_cell(cell)
 
 
 def arguments_of(topic, cell="rnn"):
@@ -2320,12 +3204,18 @@ def arguments_of(topic, cell="rnn"):
     return [a for a in arguments(cell) if a.topic == topic.name]
 
 
+def cell_note(topic, cell):
+    """The `Note` on what changes for an LSTM or a GRU (`cell`), or None:
+    shown for a shared topic (a cell's own topics need none)."""
+    if topic.cell != "rnn" or check_cell(cell) == "rnn":
+        return None
+    return NOTES[cell].get(topic.name)
+
+
 def lstm_note(topic, cell="lstm"):
     """The `Note` on what changes for an LSTM, or None: shown for a shared
     topic with `cell="lstm"` (LSTM topics need none)."""
-    if topic.cell == "lstm" or check_cell(cell) != "lstm":
-        return None
-    return LSTM_NOTES.get(topic.name)
+    return cell_note(topic, cell) if cell == "lstm" else None
 
 
 # ---------------------------------------------------------------------------
@@ -2351,9 +3241,17 @@ _LABELS = {
         "In the handwritten backward (BPTT)",
         "手書きの逆伝播（BPTT）では",
     ),
+    "forward_gru": (
+        f"Where it enters the GRU: {GRU_EQUATION}",
+        f"GRU の式 {GRU_EQUATION} のどこに入るか",
+    ),
     "lstm_note": (
         "For an LSTM (ScratchLSTM, keras.layers.LSTM)",
         "LSTM では（ScratchLSTM、keras.layers.LSTM）",
+    ),
+    "gru_note": (
+        "For a GRU (ScratchGRU, keras.layers.GRU)",
+        "GRU では（ScratchGRU、keras.layers.GRU）",
     ),
     "demo": (
         "Live: ScratchRNN and SimpleRNN side by side",
@@ -2366,6 +3264,14 @@ _LABELS = {
     "demo_gate_order": (
         "Live: the book's TimeLSTM, ScratchLSTM and LSTM side by side",
         "実演: 本の TimeLSTM、ScratchLSTM、LSTM を並べて実行",
+    ),
+    "demo_gru": (
+        "Live: ScratchGRU and GRU side by side",
+        "実演: ScratchGRU と GRU を並べて実行",
+    ),
+    "demo_z_convention": (
+        "Live: the book's TimeGRU, ScratchGRU and GRU side by side",
+        "実演: 本の TimeGRU、ScratchGRU、GRU を並べて実行",
     ),
     "mistake": ("The common mistake", "よくある間違い"),
     "more": (
@@ -2394,6 +3300,35 @@ _LABELS = {
         "実行）: explain --cell lstm PARAM。例: "
         "`python -m keras_scratch_rnn explain --cell lstm unit_forget_bias`",
     ),
+    "gru_symbols": (
+        "s = recurrent_activation (sigmoid), act = activation (tanh); "
+        "Wx = kernel (D, 3H), Wh = recurrent_kernel (H, 3H), b = bias: "
+        "(2, 3H) = [b_x, b_h] with reset_after=True, else (3H,).",
+        "s = recurrent_activation（sigmoid）、act = activation（tanh）。"
+        "Wx = kernel (D, 3H)、Wh = recurrent_kernel (H, 3H)、b = bias: "
+        "reset_after=True なら (2, 3H) = [b_x, b_h]、False なら (3H,)。",
+    ),
+    "z_convention_hint": (
+        "Keras's z is the book's 1 - z, and the book's GRU is "
+        "reset_after=False with no bias: explain --cell gru z_convention.",
+        "Keras の z は本の 1 - z で、本の GRU はバイアスのない "
+        "reset_after=False: explain --cell gru z_convention。",
+    ),
+    "more_gru": (
+        "Details and a live demonstration, ScratchGRU beside GRU for the "
+        "GRU's own arguments: explain --cell gru PARAM, e.g. "
+        "`python -m keras_scratch_rnn explain --cell gru reset_after`.",
+        "詳しい説明と実演（GRU 固有の引数は ScratchGRU と GRU を並べて"
+        "実行）: explain --cell gru PARAM。例: "
+        "`python -m keras_scratch_rnn explain --cell gru reset_after`",
+    ),
+}
+
+# Per gated cell: (its equations, its symbols' label, its hint's label,
+# its "more" label).
+_OVERVIEW = {
+    "lstm": (LSTM_EQUATIONS, "lstm_symbols", "gate_order_hint", "more_lstm"),
+    "gru": (GRU_EQUATIONS, "gru_symbols", "z_convention_hint", "more_gru"),
 }
 
 
@@ -2414,16 +3349,23 @@ def _default(argument, lang):
 
 
 def _forward_label(topic):
-    """A shared topic's text is about the RNN's equation (its LSTM note
-    follows); an LSTM topic's about the LSTM's."""
-    return "forward_lstm" if topic.cell == "lstm" else "forward"
+    """A shared topic's text is about the RNN's equation (its LSTM or GRU
+    note follows); an LSTM (GRU) topic's about the LSTM's (GRU's)."""
+    return "forward" if topic.cell == "rnn" else f"forward_{topic.cell}"
 
 
 def demo_label(topic):
     """The `_LABELS` key of a topic's demonstration heading."""
-    if topic.name == "gate_order":
-        return "demo_gate_order"
-    return "demo_lstm" if topic.cell == "lstm" else "demo"
+    if topic.name in ("gate_order", "z_convention"):
+        return f"demo_{topic.name}"
+    return "demo" if topic.cell == "rnn" else f"demo_{topic.cell}"
+
+
+def topic_title(topic, cell="rnn"):
+    """The name a topic is shown under: its argument's, if it has one
+    (`recurrent_activation` for `gru_recurrent_activation`), else its own."""
+    grouped = arguments_of(topic, cell)
+    return grouped[0].name if len(grouped) == 1 else topic.name
 
 
 def overview_rows(lang, call, cell="rnn"):
@@ -2436,25 +3378,26 @@ def overview_rows(lang, call, cell="rnn"):
 
 def overview_lines(lang="en", style=None, width=80, cell="rnn"):
     """The table of every argument with its default and meaning; with
-    `cell="lstm"`, LSTM's (and ScratchLSTM's) under its equations."""
+    `cell="lstm"` (`"gru"`), LSTM's (GRU's) under its equations."""
     style = style or Style(False)
     header = [label(k, lang) for k in ("argument", "default", "meaning")]
     if check_cell(cell) == "rnn":
         lines = [style(EQUATION, "bold"), ""]
     else:
-        lines = [style(line, "bold") for line in LSTM_EQUATIONS]
-        lines += [*wrap(label("lstm_symbols", lang), width), ""]
+        equations, symbols, hint, more = _OVERVIEW[cell]
+        lines = [style(line, "bold") for line in equations]
+        lines += [*wrap(label(symbols, lang), width), ""]
     for key, call in (("layer_args", False), ("call_args", True)):
         lines.append(style(label(key, lang), "bold", "cyan"))
         lines += table(
             header, overview_rows(lang, call, cell), style=style, width=width
         )
         lines.append("")
-    if cell == "lstm":
-        lines += [*wrap(label("gate_order_hint", lang), width), ""]
-        lines += wrap(label("more_lstm", lang), width)
-    else:
+    if cell == "rnn":
         lines += wrap(label("more", lang), width)
+    else:
+        lines += [*wrap(label(hint, lang), width), ""]
+        lines += wrap(label(more, lang), width)
     return lines
 
 
@@ -2477,9 +3420,9 @@ def _demo_lines(report, lang):
 
 
 def demo_lines(topic_name, lang="en"):
-    """Runs the demonstration of a topic (of either cell: a shared topic's
-    is ScratchRNN beside SimpleRNN, an LSTM topic's ScratchLSTM beside
-    LSTM); returns `(lines, report)`."""
+    """Runs the demonstration of a topic (of any cell: a shared topic's is
+    ScratchRNN beside SimpleRNN, an LSTM topic's ScratchLSTM beside LSTM, a
+    GRU topic's ScratchGRU beside GRU); returns `(lines, report)`."""
     from keras_scratch_rnn.learn import demos  # keeps the overview light
 
     report = demos.run(topic_name)
@@ -2498,7 +3441,7 @@ def topic_lines(
     topic, lang="en", style=None, width=80, report=None, cell="rnn"
 ):
     """A topic for the terminal; runs its demonstration unless `report`.
-    With `cell="lstm"`, a shared topic gains its LSTM note.
+    With `cell="lstm"` (`"gru"`), a shared topic gains its LSTM (GRU) note.
 
     Returns:
         `(lines, report)`.
@@ -2521,9 +3464,9 @@ def topic_frame(topic, lang="en", style=None, width=80, cell="rnn"):
 
     Needs no TensorFlow: the command line prints `head` (which ends with
     the demonstration's heading) before it runs the demonstration. With
-    `cell="lstm"` a shared topic's arguments read as LSTM's and its LSTM
-    note (`LSTM_NOTES`) follows the backward; an LSTM topic is shown the
-    same for either `cell`.
+    `cell="lstm"` (`"gru"`) a shared topic's arguments read as LSTM's
+    (GRU's) and its note (`LSTM_NOTES`, `GRU_NOTES`) follows the backward;
+    a cell's own topic is shown the same for any `cell`.
     """
     style = style or Style(False)
     grouped = arguments_of(topic, cell)
@@ -2531,7 +3474,7 @@ def topic_frame(topic, lang="en", style=None, width=80, cell="rnn"):
         title = topic.name
     else:
         title = pick(_LABELS["title"], lang).format(
-            name=topic.name, default=_default(grouped[0], lang)
+            name=grouped[0].name, default=_default(grouped[0], lang)
         )
     lines = [style(title, "bold"), *wrap(pick(topic.summary, lang), width)]
     if len(grouped) > 1:
@@ -2550,9 +3493,9 @@ def topic_frame(topic, lang="en", style=None, width=80, cell="rnn"):
         (_forward_label(topic), topic.forward, topic.forward_refs),
         ("backward", topic.backward, topic.backward_refs),
     ]
-    note = lstm_note(topic, cell)
+    note = cell_note(topic, cell)
     if note is not None:
-        sections.append(("lstm_note", note.text, note.refs))
+        sections.append((f"{cell}_note", note.text, note.refs))
     for key, text, refs in sections:
         lines += ["", style(label(key, lang), "bold", "cyan")]
         lines += wrap(pick(text, lang), width, indent="  ")
@@ -2586,9 +3529,9 @@ def _md_refs(refs):
 def explain_command(topic, lang="en"):
     """The command line that shows `topic`."""
     command = "python -m keras_scratch_rnn explain"
-    if topic.cell == "lstm":
-        command += " --cell lstm"
-    command += f" {topic.name}"
+    if topic.cell != "rnn":
+        command += f" --cell {topic.cell}"
+    command += f" {topic_title(topic)}"
     if lang == "ja":
         command += " --lang ja"
     return command
@@ -2597,8 +3540,9 @@ def explain_command(topic, lang="en"):
 def topic_markdown(topic, lang, report):
     """A topic as a Markdown section, with the demonstration's output.
 
-    The docs cover both layers: a shared topic's section ends its
-    explanation with the LSTM note, as `explain --cell lstm` shows it.
+    The docs cover every layer: a shared topic's section ends its
+    explanation with the LSTM note and the GRU note, as `explain --cell
+    lstm` and `explain --cell gru` show them.
     """
     out = [f"## `{topic.name}`", "", pick(topic.summary, lang), ""]
     grouped = arguments_of(topic)
@@ -2621,9 +3565,10 @@ def topic_markdown(topic, lang, report):
         (_forward_label(topic), topic.forward, topic.forward_refs),
         ("backward", topic.backward, topic.backward_refs),
     ]
-    note = lstm_note(topic, "lstm")
-    if note is not None:
-        sections.append(("lstm_note", note.text, note.refs))
+    for cell in NOTES:
+        note = cell_note(topic, cell)
+        if note is not None:
+            sections.append((f"{cell}_note", note.text, note.refs))
     for key, text, refs in sections:
         out += [f"**{label(key, lang)}**", "", pick(text, lang), ""]
         if refs:
@@ -2648,6 +3593,10 @@ __all__ = [
     "ARGUMENTS",
     "CELLS",
     "EQUATION",
+    "GRU_ARGUMENTS",
+    "GRU_EQUATIONS",
+    "GRU_NOTES",
+    "GRU_TOPICS",
     "LSTM_ARGUMENTS",
     "LSTM_EQUATIONS",
     "LSTM_NOTES",
@@ -2659,6 +3608,7 @@ __all__ = [
     "Topic",
     "all_topics",
     "arguments",
+    "cell_note",
     "code_ref_exists",
     "demo_lines",
     "names",

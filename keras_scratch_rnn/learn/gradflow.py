@@ -1,6 +1,6 @@
 # ruff: noqa: RUF001 (Japanese text uses full-width punctuation)
-"""Why truncated BPTT, and why the LSTM: how far back in time the gradient
-reaches.
+"""Why truncated BPTT, and why the LSTM and the GRU: how far back in time
+the gradient reaches.
 
 The seed blog post truncates backpropagation because "the gradient becomes
 0 before it reaches t = 0". This module measures it: for a loss on the last
@@ -17,14 +17,20 @@ The LSTM (the book's chapter 6) is walked the same way with
 
     ds_t = dc_t + dh_t * o_t * act'(c_t)      dc_{t-1} = ds_t * f_t
 
+The GRU (the book's appendix) is walked with `ops.gru_step`, carrying `dh`
+alone; `h_t = z * h_{t-1} + (1 - z) * hh` (Keras's z, the book's 1 - z)
+gives it a path back like the LSTM's c, next to the paths through Wh:
+
+    dh_{t-1} = dh_t * z_t + (through z, r and hh: each a matmul by Wh^T)
+
 The weights are drawn as Keras's default initializers draw them (the
 `kernel` glorot_uniform, the bias zeros, with `unit_forget_bias` the LSTM's
-forget gate's ones), except that `Wh = scale * Q`, Q drawn as the default
-`orthogonal`: scale 1 is the default, and every singular value of the
-RNN's Wh is `scale`, so without the activation its norm is exactly
-`scale^(T-1-t)`; tanh' <= 1 only shrinks it further. `python -m
-keras_scratch_rnn gradflow` prints the table; `--plot PATH` saves a PNG
-(matplotlib, imported only then).
+forget gate's ones; the GRU in Keras's default form, `reset_after=True`),
+except that `Wh = scale * Q`, Q drawn as the default `orthogonal`: scale 1
+is the default, and every singular value of the RNN's Wh is `scale`, so
+without the activation its norm is exactly `scale^(T-1-t)`; tanh' <= 1
+only shrinks it further. `python -m keras_scratch_rnn gradflow` prints the
+table; `--plot PATH` saves a PNG (matplotlib, imported only then).
 """
 
 import collections
@@ -33,12 +39,19 @@ import numpy as np
 import tensorflow as tf
 
 from keras_scratch_rnn.learn import figures
-from keras_scratch_rnn.ops import lstm_forward, lstm_step, rnn_forward, rnn_step
+from keras_scratch_rnn.ops import (
+    gru_forward,
+    gru_step,
+    lstm_forward,
+    lstm_step,
+    rnn_forward,
+    rnn_step,
+)
 from keras_scratch_rnn.ops.rnn_math import activate, activation_backward
 from keras_scratch_rnn.ops.tensorflow import xp
 from keras_scratch_rnn.terminal import Style, table, wrap
 
-CELLS = ("rnn", "lstm")
+CELLS = ("rnn", "lstm", "gru")
 LENGTHS = (10, 30, 100)
 SCALES = (0.5, 1.0, 1.5, 3.0)
 STEPS_BACK = (1, 5, 10, 20, 50)
@@ -49,6 +62,9 @@ LANGUAGES = ("en", "ja")
 # |dL/dh_t| and |dL/dc_t| of the LSTM, each `(T,)`, and the mean forget
 # gate f over every step, unit and sample.
 LSTMFlow = collections.namedtuple("LSTMFlow", "h c forget")
+# |dL/dh_t| of the GRU, `(T,)`, and the mean update gate z (Keras's: the
+# share of h_{t-1} that h_t keeps) over every step, unit and sample.
+GRUFlow = collections.namedtuple("GRUFlow", "h update")
 
 
 def glorot_uniform(rng, fan_in, fan_out):
@@ -104,6 +120,30 @@ def lstm_problem(
         bias[units : 2 * units] = 1.0
     zeros = np.zeros((batch, units))
     return x, zeros, zeros, kernel, scale * q, bias, g
+
+
+def gru_problem(
+    T, scale, units=16, features=4, batch=8, seed=0, reset_after=True,
+    update_bias=0.0,
+):  # fmt: skip
+    """The GRU's `(x, h0, kernel, recurrent_kernel, b, g)`, as `problem`.
+
+    Gates in Keras's order z, r, h: `kernel (features, 3 units)` as
+    glorot_uniform draws it, `recurrent_kernel = scale * Q` with Q
+    `(units, 3 units)` as `orthogonal` draws it (orthonormal rows), `b`
+    zeros (Keras's default), `(2, 3 units)` with `reset_after`, else
+    `(3 units,)`, but `update_bias` in the z block of its input row (Keras
+    has no `unit_forget_bias` for the GRU: 0 is its default); `x` and `g`
+    are those of `problem` with the same seed.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(batch, T, features))
+    kernel = glorot_uniform(rng, features, 3 * units)
+    q = orthogonal(rng, units, 3 * units)
+    g = problem(T, scale, units, features, batch, seed)[-1]  # the RNN's g
+    bias = np.zeros((2, 3 * units) if reset_after else 3 * units)
+    (bias[0] if reset_after else bias)[:units] = update_bias  # b_x of z
+    return x, np.zeros((batch, units)), kernel, scale * q, bias, g
 
 
 def gradient_norms(
@@ -197,14 +237,75 @@ def lstm_gradient_norms(
     return LSTMFlow(h_norms, c_norms, forget)
 
 
+@tf.function(autograph=False)  # traced once per shape and form
+def _gru_step_backward(
+    x, h_prev, dh, kernel, recurrent, bias, activation, reset_after
+):
+    """dL/dh_{t-1} from dL/dh_t, by the handwritten backward of
+    `ops.gru_step` (`gru_math.step_backward`)."""
+    with tf.GradientTape() as tape:
+        tape.watch(h_prev)
+        h = gru_step(
+            x, h_prev, kernel, recurrent, bias, activation=activation,
+            reset_after=reset_after,
+        )  # fmt: skip
+    return tape.gradient(h, h_prev, output_gradients=dh)
+
+
+def gru_gradient_norms(
+    T,
+    scale=1.0,
+    activation="tanh",
+    units=16,
+    features=4,
+    batch=8,
+    seed=0,
+    reset_after=True,
+    update_bias=0.0,
+):
+    """`|dL/dh_t|` of the GRU for t = 0..T-1, float64 (`reset_after`,
+    `update_bias`: as in `gru_problem`).
+
+    The forward is `ops.gru_forward`; the backward walks the steps in
+    reverse, each through the handwritten gradient of `ops.gru_step`:
+    `dh_{t-1} = dh_t * z_t` directly, plus the paths through the gates z,
+    r and the candidate hh, each a matmul by a block of Wh^T.
+
+    Returns:
+        A `GRUFlow(h, update)`: a NumPy array of shape `(T,)` (`h[-1]` is
+        1) and the mean update gate z (Keras's z, the share of h_{t-1}
+        kept) of the forward.
+    """
+    arrays = gru_problem(
+        T, scale, units, features, batch, seed, reset_after, update_bias
+    )
+    x, h0, kernel, recurrent, bias, g = (tf.constant(a) for a in arrays)
+    _, hs, saved, _ = gru_forward(
+        x, h0, kernel, recurrent, bias, activation=activation,
+        reset_after=reset_after,
+    )  # fmt: skip
+    dh = g
+    norms = np.empty(T)
+    for t in reversed(range(T)):
+        norms[t] = float(tf.norm(dh))
+        h_prev = h0 if t == 0 else hs[:, t - 1]
+        dh = _gru_step_backward(
+            x[:, t], h_prev, dh, kernel, recurrent, bias, activation,
+            reset_after,
+        )  # fmt: skip  # dh_{t-1}
+    update = float(tf.reduce_mean(saved[:, :, :units]))  # z, then r, hh
+    return GRUFlow(norms, update)
+
+
 def run(
     lengths=LENGTHS, scales=SCALES, activation="tanh", cells=CELLS, **kwargs
 ):
     """The norms of every cell for every scale and length: a list of dicts
     with `cell`, `scale`, `T` and `norms` (`|dL/dh_t|`); the LSTM's also
-    `c_norms` (`|dL/dc_t|`) and `forget` (the mean forget gate).
+    `c_norms` (`|dL/dc_t|`) and `forget` (the mean forget gate), the
+    GRU's `update` (the mean update gate z).
 
-    `kwargs` (`units`, `features`, `batch`, `seed`) go to both cells.
+    `kwargs` (`units`, `features`, `batch`, `seed`) go to every cell.
     """
     unknown = [c for c in cells if c not in CELLS]
     if unknown or not cells:
@@ -220,6 +321,9 @@ def run(
                 if cell == "rnn":
                     norms = gradient_norms(T, scale, activation, **kwargs)
                     result["norms"] = norms
+                elif cell == "gru":
+                    flow = gru_gradient_norms(T, scale, activation, **kwargs)
+                    result.update(norms=flow.h, update=flow.update)
                 else:
                     flow = lstm_gradient_norms(T, scale, activation, **kwargs)
                     result.update(
@@ -266,15 +370,15 @@ TEXT = {
         "by the handwritten backward of one step ({ops}), walking t = T-1, "
         "..., 0; each divided by its value at t = T-1. activation="
         "{activation}, units={units}, batch={batch}; the weights as Keras's "
-        "default initializers draw them{forget}, but Wh = scale * (random "
-        "orthogonal matrix): scale 1 is the default.",
+        "default initializers draw them{forget}{gru}, but Wh = scale * "
+        "(random orthogonal matrix): scale 1 is the default.",
         "最後の状態だけにかかる損失 L = <g, h_{{T-1}}>（|g| = 1）について、"
         "|dL/dh_t|（dh）{c_norms}を、1 ステップ"
         "の手書きの逆伝播{ops}で t = T-1, ..., 0 とさかのぼって求め、"
         "それぞれ t = T-1 での値で割ったもの。activation={activation}、"
         "units={units}、batch={batch}。重みは Keras の既定の初期化子の分布"
-        "から{forget}。ただし Wh = scale * (ランダムな直交行列) で、scale 1 "
-        "が既定。",
+        "から{forget}{gru}。ただし Wh = scale * (ランダムな直交行列) で、"
+        "scale 1 が既定。",
     ),
     "c_norms": (
         ", and for the LSTM |dL/dc_t| (dc, the book's ds),",
@@ -283,6 +387,10 @@ TEXT = {
     "forget": (
         " (unit_forget_bias=True: the forget gate's bias is 1)",
         "（unit_forget_bias=True: 忘却ゲートのバイアスは 1）",
+    ),
+    "gru": (
+        " (the GRU in Keras's default form, reset_after=True, its bias 0)",
+        "（GRU は Keras の既定の形 reset_after=True、バイアスは 0）",
     ),
     "linear": (
         " Without the activation the RNN's dh would be scale^(T-1-t).",
@@ -314,9 +422,13 @@ TEXT = {
         "Mean forget gate f = {f:.2f}",
         "忘却ゲート f の平均は {f:.2f}",
     ),
+    "mean_z": (
+        "Mean update gate z = {z:.2f}",
+        "更新ゲート z の平均は {z:.2f}",
+    ),
     "ratio": (
-        "At t = 0 the LSTM's dh is {ratio:.1e} times the RNN's",
-        "t = 0 で LSTM の dh は RNN の {ratio:.1e} 倍",
+        "At t = 0 the {cell}'s dh is {ratio:.1e} times the RNN's",
+        "t = 0 で {cell} の dh は RNN の {ratio:.1e} 倍",
     ),
     "rnn_moral": (
         "So backpropagating the RNN through 100 steps costs 100 steps of "
@@ -346,6 +458,35 @@ TEXT = {
         "なので、dc も 1 時刻あたり f に近い倍率で縮む。上の 1 時刻あたりの"
         "倍率を RNN と比べてほしい。記憶が必要な課題では学習が f を 1 に近づけ"
         "うるので、そのとき c を通る勾配はさらに遠くまで届く。",
+    ),
+    "gru_moral": (
+        "The GRU has such a path too, with no cell of its own: h_t = z * "
+        "h_{{t-1}} + (1 - z) * hh gives dh_{{t-1}} = dh_t * z + (the paths "
+        "through z, r and hh, each a matmul by Wh^T), z being Keras's "
+        "update gate (the book's 1 - z): along it alone the gradient is "
+        "multiplied by z at each step, never by Wh, and the paths through "
+        "Wh are damped by 1 - z, r and the gates' sigmoid' (at most 1/4), "
+        "so where the RNN's explodes (scale 3) the GRU's does not. But "
+        "Keras starts the GRU's bias at 0 (it has no unit_forget_bias), so "
+        "z is near sigmoid(0) = 0.5 before training, and the GRU's "
+        "gradient shrinks faster than the RNN's (compare the factors per "
+        "step above). A bias of 1 on z "
+        "(z near 0.73, as unit_forget_bias makes the LSTM's f) takes it "
+        "past the RNN's, near the LSTM's dc; training can move z towards 1 "
+        "where a task needs memory.",
+        "GRU にも同じような道がある。記憶セルはないが、h_t = z * h_{{t-1}} + "
+        "(1 - z) * hh から dh_{{t-1}} = dh_t * z +（z、r、hh を通る道。どれも "
+        "Wh^T との行列積）となる。z は Keras の更新ゲート（本の 1 - z）で、"
+        "この道だけをたどれば各時刻で掛かるのは z で、Wh は掛からない。"
+        "Wh を通る道も 1 - z、r、ゲートの sigmoid'（1/4 以下）で弱められる"
+        "ので、RNN の勾配が爆発するところ（scale 3）でも GRU の勾配は爆発"
+        "しない。ただし Keras は GRU のバイアスを 0 から始める"
+        "（unit_forget_bias はない）ので、学習前の z は sigmoid(0) = 0.5 "
+        "付近で、GRU の勾配は RNN より"
+        "速く縮む（上の 1 時刻あたりの倍率を比べてほしい）。z のバイアスを 1 "
+        "にすれば（z は 0.73 付近。unit_forget_bias が LSTM の f にするのと"
+        "同じ）RNN より遠く、LSTM の dc に近いところまで届く。記憶が必要な"
+        "課題では学習が z を 1 に近づけうる。",
     ),
 }
 # How sentences end and join, per language.
@@ -419,6 +560,7 @@ def lines(
         "intro", lang, ops=ops, activation=activation, units=units,
         batch=batch, forget=_t("forget", lang) if lstm else "",
         c_norms=_t("c_norms", lang) if lstm else "",
+        gru=_t("gru", lang) if "gru" in cells else "",
     )  # fmt: skip
     if "rnn" in cells:
         intro += _t("linear", lang)
@@ -440,9 +582,13 @@ def lines(
             ]
             if cell == "lstm":
                 sentences.append(_t("mean_f", lang, f=r["forget"]))
-        if len(by_cell) == 2:
-            ratio = by_cell["lstm"]["norms"][0] / by_cell["rnn"]["norms"][0]
-            sentences.append(_t("ratio", lang, ratio=ratio))
+            if cell == "gru":
+                sentences.append(_t("mean_z", lang, z=r["update"]))
+        for cell in cells:
+            if cell != "rnn" and "rnn" in by_cell:
+                ratio = by_cell[cell]["norms"][0] / by_cell["rnn"]["norms"][0]
+                name = cell.upper()
+                sentences.append(_t("ratio", lang, cell=name, ratio=ratio))
         text = f"scale {scale:g}, T = {T}: " + period.join(sentences)
         out += wrap(text + period.rstrip(), width, indent="")
     for cell in cells:
@@ -477,11 +623,12 @@ LABELS = {
         "勾配はどこまでさかのぼれるか（{activation}、手書きの BPTT）",
     ),
     "title_cells": (
-        "How far back the gradient reaches: RNN vs LSTM, T = {T} "
+        "How far back the gradient reaches: {cells}, T = {T} "
         "({activation}, handwritten BPTT)",
-        "勾配はどこまでさかのぼれるか: RNN と LSTM、T = {T}"
+        "勾配はどこまでさかのぼれるか: {cells}、T = {T}"
         "（{activation}、手書きの BPTT）",
     ),
+    "vs": (" vs ", " と "),
 }
 
 
@@ -493,11 +640,11 @@ def plot(results, path, activation="tanh", dpi=100, lang="en"):
     """Saves the norms against the steps back (log scale) as a PNG.
 
     One panel per scale. One cell: one line per sequence length (the
-    LSTM's dc solid, its dh dashed). Both cells: for the longest sequence,
-    the RNN's dh and the LSTM's dh and dc, each divided by its value at
-    t = T-1. Labels in English or Japanese (`lang`; Japanese needs a font
-    with its glyphs, see `figures.japanese_font`). Needs matplotlib (imported
-    here only).
+    LSTM's dc solid, its dh dashed). Several cells: for the longest
+    sequence, the RNN's dh, the LSTM's dh and dc and the GRU's dh, each
+    divided by its value at t = T-1. Labels in English or Japanese
+    (`lang`; Japanese needs a font with its glyphs, see
+    `figures.japanese_font`). Needs matplotlib (imported here only).
 
     Raises:
         ValueError: `lang` is not `"en"` or `"ja"`, or it is `"ja"` and no
@@ -535,7 +682,7 @@ def _draw(plt, results, path, activation, dpi, lang):
         1, len(scales), figsize=(3 * len(scales), 3.4), sharey=True
     )
     axes = np.atleast_1d(axes)
-    colours = {"RNN": "C0", "LSTM": "C3"}
+    colours = {"RNN": "C0", "LSTM": "C3", "GRU": "C2"}
     for ax, scale in zip(axes, scales):
         at_scale = [r for r in results if r["scale"] == scale]
         if len(cells) > 1:
@@ -569,7 +716,10 @@ def _draw(plt, results, path, activation, dpi, lang):
     )
     axes[-1].legend(loc="upper right", fontsize=7)
     if len(cells) > 1:
-        title = _label("title_cells", lang, T=longest, activation=activation)
+        names = _label("vs", lang).join(c.upper() for c in cells)
+        title = _label(
+            "title_cells", lang, cells=names, T=longest, activation=activation
+        )
     else:
         title = _label("title", lang, activation=activation)
     fig.suptitle(title, fontsize=10)
