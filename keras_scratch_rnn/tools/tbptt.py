@@ -329,10 +329,10 @@ class Perplexity(keras.metrics.Metric):
         super().__init__(name=name, dtype=dtype)
         self.from_logits = from_logits
         self.total = self.add_variable(
-            shape=(), initializer="zeros", name="total"
+            shape=(), initializer="zeros", dtype=self.dtype, name="total"
         )
         self.count = self.add_variable(
-            shape=(), initializer="zeros", name="count"
+            shape=(), initializer="zeros", dtype=self.dtype, name="count"
         )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -353,7 +353,12 @@ class Perplexity(keras.metrics.Metric):
         self.count.assign_add(ops.sum(weights))
 
     def result(self):
-        return ops.exp(ops.divide_no_nan(self.total, self.count))
+        # total / count, or 0 before any weight (not `ops.divide_no_nan`:
+        # on PyTorch, Keras 3.15 returns it in float32 whatever the dtype).
+        total, count = self.total.value, self.count.value
+        seen = count > 0
+        count = ops.where(seen, count, ops.ones_like(count))
+        return ops.exp(ops.where(seen, total / count, 0.0))
 
     def reset_state(self):
         self.total.assign(0.0)

@@ -5,6 +5,8 @@ against a hand-written loop of `train_on_batch`, and one stateful Keras
 training step against the NumPy `SimpleRnnlm` in float64.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import pytest
@@ -357,6 +359,39 @@ def test_perplexity_is_exp_of_the_books_mean_loss():
 
     metric.reset_state()
     assert float(metric.result()) == 1.0  # exp(0): nothing seen yet
+
+
+def test_perplexity_in_float64_sums_in_float64():
+    """`Perplexity(dtype="float64")` keeps its sums in float64 (they were
+    float32 whatever the dtype): exp of the float64 mean of the losses
+    Keras computes, to 1e-12, where float32 sums are off by about 1e-7.
+    (On JAX, float64 needs JAX's x64 mode: on inside this test only.)"""
+    rng = np.random.default_rng(SEED)
+    N, T, V = 4, 5, 9
+    batches = [
+        (rng.integers(0, V, size=(N, T)), rng.normal(size=(N, T, V)))
+        for _ in range(3)
+    ]
+    x64 = contextlib.nullcontext()
+    if keras.backend.backend() == "jax":
+        import jax
+
+        x64 = jax.enable_x64(True)
+    with x64:
+        metric = Perplexity(dtype="float64")
+        losses = []
+        for labels, logits in batches:
+            logits = keras.ops.convert_to_tensor(logits, "float64")
+            metric.update_state(labels, logits)
+            loss = keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
+            losses.append(keras.ops.convert_to_numpy(loss).astype("float64"))
+        dtype = keras.backend.standardize_dtype(metric.total.dtype)
+        result = float(metric.result())
+    assert dtype == "float64"
+    want = np.exp(np.concatenate(losses).sum() / (3 * N * T))
+    np.testing.assert_allclose(result, want, rtol=FLOAT64_PARITY)
 
 
 def test_perplexity_sample_weight_and_config():
