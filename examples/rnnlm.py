@@ -94,8 +94,26 @@ on across epochs, as in the book.
 """
 
 
-def train_numpy(model, xs, ts, epochs, batch_size, time_size, lr):
-    """Trains `model` in place; returns the perplexity of each epoch."""
+def clip_grads(grads, max_norm):
+    """The book's gradient clipping (`common/util.py`), in place: if the
+    norm of all gradients together exceeds `max_norm`, every gradient is
+    multiplied by `max_norm / (total_norm + 1e-6)`. Chapter 5 does not
+    clip; chapter 6 (`examples/rnnlm_lstm.py`) does."""
+    total_norm = np.sqrt(sum(np.sum(grad**2) for grad in grads))
+    rate = max_norm / (total_norm + 1e-6)
+    if rate < 1:
+        for grad in grads:
+            grad *= rate
+
+
+def train_numpy(
+    model, xs, ts, epochs, batch_size, time_size, lr, max_grad=None
+):
+    """Trains `model` in place; returns the perplexity of each epoch.
+
+    `max_grad`: if given, the gradients are clipped to that global norm
+    (`clip_grads`) before each update, as chapter 6's trainer does.
+    """
     optimizer = SGD(lr)
     max_iters = len(xs) // (batch_size * time_size)
     time_idx = 0
@@ -110,6 +128,8 @@ def train_numpy(model, xs, ts, epochs, batch_size, time_size, lr):
             time_idx += time_size
             loss = model.forward(batch_x, batch_t)
             model.backward()
+            if max_grad is not None:
+                clip_grads(model.grads, max_grad)
             optimizer.update(model.params, model.grads)
             total_loss += loss
             loss_count += 1
@@ -173,14 +193,14 @@ def train_keras(model, xs, ts, epochs, batch_size, time_size, lr):
 """## Train both and compare"""
 
 
-def plot(path, numpy_ppl, keras_ppl, gaps, title):
+def plot(path, numpy_ppl, keras_ppl, gaps, title, layer="ScratchRNN"):
     from matplotlib.figure import Figure
 
     epochs = np.arange(1, len(numpy_ppl) + 1)
     fig = Figure(figsize=(8, 3.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(epochs, numpy_ppl, lw=3, alpha=0.5, label="NumPy (the book)")
-    ax1.plot(epochs, keras_ppl, "k--", lw=1, label="Keras + ScratchRNN")
+    ax1.plot(epochs, keras_ppl, "k--", lw=1, label=f"Keras + {layer}")
     ax1.set(xlabel="epoch", ylabel="perplexity", yscale="log", title=title)
     ax1.legend()
     ax2.semilogy(epochs, gaps, ".-")
@@ -193,6 +213,27 @@ def plot(path, numpy_ppl, keras_ppl, gaps, title):
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
     print(f"Saved the plot to {path}")
+
+
+def compare(numpy_ppl, keras_ppl, numpy_seconds, keras_seconds, shown=None):
+    """Prints the two curves side by side (at the epochs `shown`, 0-based;
+    default: the first, every tenth and the last) and returns the relative
+    difference of each epoch, `|Keras - NumPy| / NumPy`."""
+    epochs = len(numpy_ppl)
+    gaps = [abs(k - n) / n for k, n in zip(keras_ppl, numpy_ppl)]
+    print(f"\n{'epoch':>5}  {'NumPy':>10}  {'Keras':>10}  {'rel. diff':>9}")
+    if shown is None:
+        shown = {0, *range(9, epochs, max(1, epochs // 10)), epochs - 1}
+    for e in sorted(shown):
+        print(
+            f"{e + 1:>5}  {numpy_ppl[e]:>10.3f}  {keras_ppl[e]:>10.3f}  "
+            f"{gaps[e]:>9.1e}"
+        )
+    print(
+        f"Largest relative difference over {epochs} epochs: {max(gaps):.1e}"
+        f" (NumPy {numpy_seconds:.1f} s, Keras {keras_seconds:.1f} s)"
+    )
+    return gaps
 
 
 def main(argv=None):
@@ -255,18 +296,7 @@ def main(argv=None):
     )
     keras_seconds = time.perf_counter() - start
 
-    gaps = [abs(k - n) / n for k, n in zip(keras_ppl, numpy_ppl)]
-    print(f"\n{'epoch':>5}  {'NumPy':>10}  {'Keras':>10}  {'rel. diff':>9}")
-    shown = sorted({0, *range(9, epochs, max(1, epochs // 10)), epochs - 1})
-    for e in shown:
-        print(
-            f"{e + 1:>5}  {numpy_ppl[e]:>10.3f}  {keras_ppl[e]:>10.3f}  "
-            f"{gaps[e]:>9.1e}"
-        )
-    print(
-        f"Largest relative difference over {epochs} epochs: {max(gaps):.1e}"
-        f" (NumPy {numpy_seconds:.1f} s, Keras {keras_seconds:.1f} s)"
-    )
+    gaps = compare(numpy_ppl, keras_ppl, numpy_seconds, keras_seconds)
 
     if path:
         title = f"RNNLM, first {len(corpus)} words, V = {V}"
@@ -286,9 +316,10 @@ def main(argv=None):
     }
 
 
-def plot_path(parser, args):
+def plot_path(parser, args, default=PLOT):
     """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
-    path = None if args.no_plot else args.plot or (None if args.quick else PLOT)
+    full_run = None if args.quick else default
+    path = None if args.no_plot else args.plot or full_run
     if path and importlib.util.find_spec("matplotlib") is None:
         parser.error("the plot needs matplotlib (pip install matplotlib)")
     return path
