@@ -98,8 +98,9 @@ def _import_tensorflow_quietly():
 
 def load_backend(backend="tensorflow", cell="rnn"):
     """Imports Keras on `backend` (and TensorFlow for its path), and the
-    two layers of `cell` ("rnn", "lstm" or "gru") into `LAYERS`. Keras is imported
-    once per process: if it already is, on another backend, this raises."""
+    two layers of `cell` ("rnn", "lstm" or "gru") into `LAYERS`. Keras is
+    imported once per process: if it already is, on another backend, this
+    raises."""
     global keras, tf, CELL, REF, GATES
     if "keras" not in sys.modules:
         os.environ["KERAS_BACKEND"] = backend

@@ -19,13 +19,12 @@ for 3 epochs and no plot.
 """
 
 import argparse
-import importlib.util
 import pathlib
-import time
 
 import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
+from _common import EpochTimer, plot_path
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -59,19 +58,6 @@ def classifier(rnn_class, H):
             keras.layers.Dense(10),  # logits (N, 10)
         ]
     )
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Seconds taken by each epoch of `fit` (validation included)."""
-
-    def on_train_begin(self, logs=None):
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 """## Train both from the same initial weights"""
@@ -158,7 +144,7 @@ def main(argv=None):
     plots.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 30)
-    path = plot_path(parser, args)
+    path = plot_path(parser, args, PLOT)
 
     data = load_data(args.seed)
     print(f"{len(data[0])} training and {len(data[1])} test images, 8x8")
@@ -191,14 +177,6 @@ def main(argv=None):
         reason = "--no-plot" if args.no_plot else "--quick"
         print(f"No plot ({reason}); --plot PATH draws one.")
     return {**results, "max_gap": gap}
-
-
-def plot_path(parser, args):
-    """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
-    path = None if args.no_plot else args.plot or (None if args.quick else PLOT)
-    if path and importlib.util.find_spec("matplotlib") is None:
-        parser.error("the plot needs matplotlib (pip install matplotlib)")
-    return path
 
 
 if __name__ == "__main__":

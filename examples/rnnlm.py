@@ -28,7 +28,6 @@ epochs and no plot.
 """
 
 import argparse
-import importlib.util
 import pathlib
 import re
 import time
@@ -36,6 +35,7 @@ import time
 import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
+from _common import plot_path
 
 from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.reference import SGD, SimpleRnnlm
@@ -263,7 +263,7 @@ def main(argv=None):
     plots.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 100)
-    path = plot_path(parser, args)
+    path = plot_path(parser, args, PLOT)
     N, T = args.batch_size, args.time_size
     D, H = args.wordvec_size, args.hidden_size
 
@@ -314,15 +314,6 @@ def main(argv=None):
         "corpus_size": len(corpus),
         "seconds": {"numpy": numpy_seconds, "keras": keras_seconds},
     }
-
-
-def plot_path(parser, args, default=PLOT):
-    """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
-    full_run = None if args.quick else default
-    path = None if args.no_plot else args.plot or full_run
-    if path and importlib.util.find_spec("matplotlib") is None:
-        parser.error("the plot needs matplotlib (pip install matplotlib)")
-    return path
 
 
 if __name__ == "__main__":

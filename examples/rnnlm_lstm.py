@@ -40,6 +40,7 @@ import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
 import rnnlm  # chapter 5's example, beside this one
+from _common import plot_path
 from keras import ops
 
 from keras_scratch_rnn import ScratchLSTM
@@ -264,7 +265,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     epochs = args.epochs or (5 if args.quick else 8)
     corpus_size = args.corpus_size or (2000 if args.quick else 10_000)
-    path = plot_path(parser, args)
+    path = plot_path(parser, args, PLOT)
     N, T = args.batch_size, args.time_size
     D, H = args.wordvec_size, args.hidden_size
 
@@ -320,11 +321,6 @@ def main(argv=None):
         "corpus_size": len(corpus),
         "seconds": {"numpy": numpy_seconds, "keras": keras_seconds},
     }
-
-
-def plot_path(parser, args):
-    """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
-    return rnnlm.plot_path(parser, args, default=PLOT)
 
 
 if __name__ == "__main__":

@@ -26,12 +26,12 @@ PATH`), or `--quick` for 3 epochs on a shorter series and no plot.
 """
 
 import argparse
-import importlib.util
 import pathlib
 
 import _quiet_tensorflow  # noqa: F401 (first: TensorFlow, without log lines)
 import keras
 import numpy as np
+from _common import plot_path
 
 from keras_scratch_rnn import ScratchRNN
 from keras_scratch_rnn.tools.tbptt import (
@@ -180,7 +180,7 @@ def main(argv=None):
     plots.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
     epochs = args.epochs or (3 if args.quick else 20)
-    path = plot_path(parser, args)
+    path = plot_path(parser, args, PLOT)
     length = args.length or (8000 if args.quick else 32000)
     N, T = args.batch_size, args.time_size
 
@@ -219,14 +219,6 @@ def main(argv=None):
         reason = "--no-plot" if args.no_plot else "--quick"
         print(f"No plot ({reason}); --plot PATH draws one.")
     return {**results, "noise_floor": NOISE**2}
-
-
-def plot_path(parser, args):
-    """Where the plot goes (None: no plot); needs matplotlib if anywhere."""
-    path = None if args.no_plot else args.plot or (None if args.quick else PLOT)
-    if path and importlib.util.find_spec("matplotlib") is None:
-        parser.error("the plot needs matplotlib (pip install matplotlib)")
-    return path
 
 
 if __name__ == "__main__":

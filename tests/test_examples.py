@@ -6,17 +6,35 @@ import pathlib
 import re
 import sys
 
+import keras
+import numpy as np
 import pytest
 
 from keras_scratch_rnn.tolerances import (
+    RNNLM_LSTM_PERPLEXITY_RTOL,
     RNNLM_PERPLEXITY_RTOL,
     TRAINING_LOSS_RTOL,
 )
 from keras_scratch_rnn.tools import tbptt
 
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
-SCRIPTS = ("swap_in", "rnnlm", "digits", "stateful_forecast")
-PLOTTING = ("rnnlm", "digits", "stateful_forecast")
+SCRIPTS = (
+    "swap_in",
+    "rnnlm",
+    "rnnlm_lstm",
+    "digits",
+    "stateful_forecast",
+    "recall",
+    "compare_cells",
+)
+PLOTTING = (
+    "rnnlm",
+    "rnnlm_lstm",
+    "digits",
+    "stateful_forecast",
+    "recall",
+    "compare_cells",
+)
 
 
 def _load(name):
@@ -52,7 +70,7 @@ def test_plots_go_to_the_current_folder_not_the_docs(name):
 
     def where(**args):
         given = {"quick": False, "plot": None, "no_plot": False, **args}
-        return module.plot_path(None, argparse.Namespace(**given))
+        return module.plot_path(None, argparse.Namespace(**given), module.PLOT)
 
     assert where() == f"{name}.png"
     assert where(quick=True) is None
@@ -133,6 +151,40 @@ def test_rnnlm_100_epochs_like_the_book(capsys):
     assert results["numpy"][-1] < 10  # epoch 100: the 1000 words learned
 
 
+def test_rnnlm_lstm_clips_like_the_book():
+    """`BookClippedSGD` applies the book's `clip_grads` (`+ 1e-6` and all),
+    and leaves gradients below `max_grad` alone."""
+    rnnlm_lstm = _load("rnnlm_lstm")
+    rng = np.random.default_rng(0)
+    for max_grad in (0.25, 100.0):  # clipped, not clipped
+        grads = [rng.normal(size=(5, 3)), rng.normal(size=(3,))]
+        expected = [g.copy() for g in grads]
+        rnnlm_lstm.rnnlm.clip_grads(expected, max_grad)
+        weights = [keras.Variable(np.zeros_like(g)) for g in grads]
+        optimizer = rnnlm_lstm.BookClippedSGD(1.0, max_grad=max_grad)
+        optimizer.apply(grads, weights)
+        for weight, step in zip(weights, expected):
+            np.testing.assert_allclose(-weight.numpy(), step, rtol=1e-12)
+    assert max_grad > np.sqrt(sum(np.sum(g**2) for g in grads))
+
+
+@pytest.mark.slow
+def test_rnnlm_lstm_keras_matches_the_books_numpy_code(tmp_path, capsys):
+    """Quick run of chapter 6's LSTM model (lr 20, clipping): equal
+    perplexity each epoch, falling; the plot is written."""
+    plot = tmp_path / "rnnlm_lstm.png"
+    results = _load("rnnlm_lstm").main(["--quick", "--plot", str(plot)])
+    assert f"Saved the plot to {plot}" in capsys.readouterr().out
+    numpy_ppl, keras_ppl = results["numpy"], results["keras"]
+    assert len(numpy_ppl) == len(keras_ppl) == 5
+    for gap in results["gaps"]:
+        assert gap <= RNNLM_LSTM_PERPLEXITY_RTOL
+    assert numpy_ppl[-1] < 0.7 * numpy_ppl[0] < results["vocab_size"]
+    for logged, ppl in zip(results["keras_loss"], keras_ppl):
+        assert abs(logged - ppl) <= RNNLM_LSTM_PERPLEXITY_RTOL * ppl
+    assert _is_small_png(plot)
+
+
 @pytest.mark.slow
 def test_digits_scratch_rnn_same_accuracy_as_simple_rnn(tmp_path, capsys):
     plot = tmp_path / "digits.png"
@@ -160,6 +212,73 @@ def test_stateful_forecast_beats_stateless_windows(tmp_path):
     assert stateful["mse"] < stateless["mse"]
     assert stateful["mse"] > results["noise_floor"]  # noise can't be forecast
     assert stateful["loss"][-1] < stateful["loss"][0]
+    assert _is_small_png(plot)
+
+
+def test_recall_data_hides_one_symbol_in_noise():
+    """One flagged symbol `distance` steps before the query; noise elsewhere."""
+    recall = _load("recall")
+    x, y = recall.recall_data(5, [1, 2, 3, 4, 9], steps=10, seed=1)
+    K = recall.SYMBOLS
+    assert x.shape == (5, 10, K + 2) and x.dtype == "float32"
+    assert y.shape == (5,) and 0 <= y.min() and y.max() < K
+    flagged = np.argwhere(x[:, :, K] == 1.0)  # (sample, step)
+    assert flagged.tolist() == [[0, 8], [1, 7], [2, 6], [3, 5], [4, 0]]
+    for n, t in flagged:
+        assert x[n, t, :K].tolist() == np.eye(K)[y[n]].tolist()
+    assert (x[:, -1, K + 1] == 1).all() and (x[:, :-1, K + 1] == 0).all()
+    assert (x[:, -1, :K] == 0).all()
+    with pytest.raises(ValueError, match=r"expected them in \[1, 9\]"):
+        recall.recall_data(2, 10, steps=10)
+    d = recall.training_distances(1000, 40, seed=0)
+    assert d.min() == 1 and d.max() == 40
+    assert (d <= 2).sum() > (d > 20).sum() / 2  # log-uniform: many short
+
+
+@pytest.mark.slow
+def test_recall_lstm_remembers_where_the_rnn_forgets(tmp_path):
+    """Quick run (distances 1 to 10): at 10 steps the RNN is near chance,
+    the LSTM and the GRU far above; the plot is written."""
+    plot = tmp_path / "recall.png"
+    results = _load("recall").main(["--quick", "--plot", str(plot)])
+    distances, chance = results["distances"], results["chance"]
+    assert distances == [1, 2, 5, 10] and chance == 1 / 8
+    rnn, lstm = results["ScratchRNN"], results["ScratchLSTM"]
+    gru = results["ScratchGRU"]
+    for result in (rnn, lstm, gru):
+        assert list(result["accuracy"]) == distances
+        assert result["loss"][-1] < result["loss"][0]
+    far = distances[-1]
+    assert rnn["accuracy"][1] > 3 * chance  # one step back: it recalls
+    assert rnn["accuracy"][far] < 2.5 * chance  # ten steps back: it forgets
+    assert lstm["accuracy"][far] > 0.8 and gru["accuracy"][far] > 0.8
+    assert _is_small_png(plot)
+
+
+@pytest.mark.slow
+def test_compare_cells_keras_twins_train_like_ours(tmp_path):
+    """Quick run with Keras's twins (RNN and LSTM): from the same weights,
+    the same losses, accuracies and weight counts as ours."""
+    plot = tmp_path / "compare_cells.png"
+    out = _load("compare_cells").main(
+        ["--quick", "--builtin", "--cells", "RNN,LSTM", "--plot", str(plot)]
+    )
+    results, gaps = out["results"], out["gaps"]
+    assert list(results) == ["RNN", "RNN (Keras)", "LSTM", "LSTM (Keras)"]
+    assert set(gaps) == {"RNN", "LSTM"}
+    for per_task in gaps.values():  # two epochs' float32 round-off
+        assert set(per_task) == {"digits", "recall"}
+        assert max(max(g) for g in per_task.values()) <= TRAINING_LOSS_RTOL
+    assert results["RNN"]["params"] == 32 * (1 + 32 + 1)  # D = 1
+    assert results["LSTM"]["params"] == 4 * results["RNN"]["params"]
+    for label in ("RNN", "LSTM"):
+        ours, theirs = results[label], results[f"{label} (Keras)"]
+        assert ours["params"] == theirs["params"]
+        assert ours["digits_accuracy"] == theirs["digits_accuracy"]
+        assert ours["recall_accuracy"] == theirs["recall_accuracy"]
+        assert len(ours["gradient"]) == out["distances"][-1] + 1
+        assert np.isfinite(ours["gradient"]).all()
+        assert (ours["gradient"] > 0).all()
     assert _is_small_png(plot)
 
 
