@@ -50,3 +50,15 @@ def demo_reports():
     from keras_scratch_rnn.learn import docs_gen
 
     return docs_gen.run_demos()
+
+
+@pytest.fixture
+def mixed_float16():
+    """The `mixed_float16` global policy, always reset to float32 after."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -23,16 +23,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from test_lstm_behaviour import (
-    DROPOUT_REGIMES,
+from cell_cases import (
     assert_copied,
     assert_within,
-    mixed_float16,  # noqa: F401 (a fixture)
     numpy,
+    parity_cases,
     sequences,
 )
+from hypothesis import given, settings
 from test_numerics_and_compilation import (
     DISTRIBUTED_SCRIPT,
     DISTRIBUTED_WEIGHTS_PARITY,
@@ -268,43 +266,6 @@ def test_ten_thousand_steps_forward_backward_match_gru():
 # --- 5. Property-based parity ------------------------------------------------
 
 
-@st.composite
-def gru_parity_cases(draw, reset_after):
-    """A random (config, compare options) over the GRU's options, in the
-    form `reset_after`."""
-    config = {
-        "reset_after": reset_after,
-        "return_sequences": draw(st.booleans()),
-        "return_state": draw(st.booleans()),
-        "go_backwards": draw(st.booleans()),
-        "use_bias": draw(st.booleans()),
-        "activation": draw(st.sampled_from(["tanh", "relu", None, "gelu"])),
-        "recurrent_activation": draw(
-            st.sampled_from(["sigmoid", "hard_sigmoid", "tanh", None])
-        ),
-        "zero_output_for_mask": draw(st.booleans()),
-        "unroll": draw(st.booleans()),
-        "seed": draw(st.integers(0, 2**16)),
-    }
-    config["dropout"], config["recurrent_dropout"], training = draw(
-        st.sampled_from(DROPOUT_REGIMES)
-    )
-    options = {
-        "mask": draw(st.booleans()),
-        "initial_state": draw(st.booleans()),
-        "training": training,
-        "in_function": draw(st.booleans()),
-        "seed": draw(st.integers(0, 2**16)),
-        "shape": {
-            "N": draw(st.integers(1, 3)),
-            "T": draw(st.integers(1, 5)),
-            "D": draw(st.integers(1, 4)),
-            "H": draw(st.integers(1, 4)),
-        },
-    }
-    return config, options
-
-
 def _random_configurations_match_gru(case):
     config, options = case
     errors = parity.compare(config, cell="gru", **options)
@@ -318,7 +279,7 @@ SEARCH = settings(
 
 
 @SEARCH
-@given(gru_parity_cases(reset_after=True))
+@given(parity_cases(fixed={"reset_after": True}))
 def test_random_configurations_match_gru_reset_after(case):
     """Any mix of options and small shapes, `reset_after=True`: outputs,
     the state and every gradient within FLOAT32_PARITY of GRU's."""
@@ -326,7 +287,7 @@ def test_random_configurations_match_gru_reset_after(case):
 
 
 @SEARCH
-@given(gru_parity_cases(reset_after=False))
+@given(parity_cases(fixed={"reset_after": False}))
 def test_random_configurations_match_gru_reset_before(case):
     """The same search in the book's form, `reset_after=False`."""
     _random_configurations_match_gru(case)

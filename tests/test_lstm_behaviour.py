@@ -21,8 +21,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from cell_cases import (
+    assert_copied,
+    assert_within,
+    numpy,
+    parity_cases,
+    sequences,
+)
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from test_numerics_and_compilation import (
     DISTRIBUTED_SCRIPT,
     DISTRIBUTED_WEIGHTS_PARITY,
@@ -45,35 +51,10 @@ SEED = 0
 N, T, D, H = 3, 5, 2, 4
 
 
-def sequences(shape=(N, T, D), seed=SEED):
-    """Float32 inputs drawn from N(0, 1)."""
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
-
-
 def states(n=N, seed=SEED + 1):
     """`[h, c]`, each `(n, H)`, float32."""
     rng = np.random.default_rng(seed)
     return [rng.normal(size=(n, H)).astype("float32") for _ in range(2)]
-
-
-def assert_within(actual, expected, tol=FLOAT32_PARITY, what=""):
-    """Every pair's scaled error (tolerances.scaled_error) within `tol`."""
-    assert len(actual) == len(expected), what
-    for i, (a, b) in enumerate(zip(actual, expected)):
-        err = scaled_error(a, b)
-        assert err <= tol, f"{what}[{i}]: scaled error {err:.2e} > {tol:.0e}"
-
-
-def assert_copied(actual, expected):
-    """Copies (weights, states, masks from the same random draws): equal
-    exactly, tolerance 0."""
-    assert len(actual) == len(expected)
-    for a, b in zip(actual, expected):
-        np.testing.assert_array_equal(a, b)
-
-
-def numpy(values):
-    return [keras.ops.convert_to_numpy(v) for v in values]
 
 
 def twins(shape=(N, None, D), **config):
@@ -96,16 +77,6 @@ def stateless_twins():
 
 
 # --- 1. Mixed precision ------------------------------------------------------
-
-
-@pytest.fixture
-def mixed_float16():
-    """The `mixed_float16` global policy, always reset to float32 after."""
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
 
 
 @pytest.mark.usefixtures("mixed_float16")
@@ -275,56 +246,9 @@ def test_ten_thousand_steps_forward_backward_match_lstm():
 
 # --- 5. Property-based parity ------------------------------------------------
 
-# (dropout, recurrent_dropout, training), drawn together so that dropout in
-# training is not a rare corner of the product (as test_robustness.py).
-DROPOUT_REGIMES = [
-    (0.0, 0.0, False),
-    (0.0, 0.0, True),
-    (0.3, 0.0, True),
-    (0.0, 0.3, True),
-    (0.3, 0.3, True),
-    (0.3, 0.3, False),
-]
-
-
-@st.composite
-def lstm_parity_cases(draw):
-    """A random (config, compare options) over the LSTM's options."""
-    config = {
-        "return_sequences": draw(st.booleans()),
-        "return_state": draw(st.booleans()),
-        "go_backwards": draw(st.booleans()),
-        "use_bias": draw(st.booleans()),
-        "unit_forget_bias": draw(st.booleans()),
-        "activation": draw(st.sampled_from(["tanh", "relu", None, "gelu"])),
-        "recurrent_activation": draw(
-            st.sampled_from(["sigmoid", "hard_sigmoid", "tanh", None])
-        ),
-        "zero_output_for_mask": draw(st.booleans()),
-        "unroll": draw(st.booleans()),
-        "seed": draw(st.integers(0, 2**16)),
-    }
-    config["dropout"], config["recurrent_dropout"], training = draw(
-        st.sampled_from(DROPOUT_REGIMES)
-    )
-    options = {
-        "mask": draw(st.booleans()),
-        "initial_state": draw(st.booleans()),
-        "training": training,
-        "in_function": draw(st.booleans()),
-        "seed": draw(st.integers(0, 2**16)),
-        "shape": {
-            "N": draw(st.integers(1, 3)),
-            "T": draw(st.integers(1, 5)),
-            "D": draw(st.integers(1, 4)),
-            "H": draw(st.integers(1, 4)),
-        },
-    }
-    return config, options
-
 
 @settings(max_examples=8, deadline=None, derandomize=True, database=None)
-@given(lstm_parity_cases())
+@given(parity_cases(flags=("unit_forget_bias",)))
 def test_random_configurations_match_lstm(case):
     """Any mix of options and small shapes: outputs, states and every
     gradient within FLOAT32_PARITY of LSTM's."""

@@ -133,16 +133,6 @@ def relative_difference(a, b):
 # --- 1. Mixed precision ------------------------------------------------------
 
 
-@pytest.fixture
-def mixed_float16():
-    """The `mixed_float16` global policy, always reset to float32 after."""
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-
-
 @both_strategies
 @pytest.mark.usefixtures("mixed_float16")
 @pytest.mark.parametrize("kind", ["layer", "cell"])
