@@ -379,51 +379,54 @@ def test_wrap_moves_a_run_of_closing_punctuation_together(width):
 LSTM_ONLY = {"recurrent_activation", "unit_forget_bias", "use_cudnn"}
 
 
-def _lstm_only_live():
-    """What LSTM has and SimpleRNN lacks: in their configs (but `seed`,
-    which SimpleRNN takes and Keras 3.15 leaves out of its config) and in
-    their constructors' signatures (`use_cudnn`: LSTM's config forgets it).
-    """
-    lstm = set(keras.layers.LSTM(4).get_config())
+def _only_live(keras_class):
+    """What `keras_class` (LSTM, GRU) has and SimpleRNN lacks: in their
+    configs (but `seed`, which SimpleRNN takes and Keras 3.15 leaves out of
+    its config) and in their constructors' signatures (`use_cudnn`: the
+    gated layers' configs forget it)."""
+    gated = set(keras_class(4).get_config())
     simple = set(keras.layers.SimpleRNN(4).get_config())
-    assert simple <= lstm
-    in_config = lstm - simple - set(explain.argument_names())
+    assert simple <= gated
+    in_config = gated - simple - set(explain.argument_names())
     signature = {
         cls: set(inspect.signature(cls.__init__).parameters)
-        for cls in (keras.layers.LSTM, keras.layers.SimpleRNN)
+        for cls in (keras_class, keras.layers.SimpleRNN)
     }
-    in_signature = (
-        signature[keras.layers.LSTM] - signature[keras.layers.SimpleRNN]
-    )
+    in_signature = signature[keras_class] - signature[keras.layers.SimpleRNN]
     return in_config | in_signature
 
 
-def test_lstm_topics_cover_what_simple_rnn_lacks():
-    """A new LSTM argument in Keras (or a dropped one) makes this fail."""
-    assert _lstm_only_live() == LSTM_ONLY
-    assert {a.name for a in explain.LSTM_ARGUMENTS} == LSTM_ONLY
-    live = set(keras.layers.LSTM(4).get_config()) - BASE_KEYS
+def _assert_topics_cover(cell, keras_class, own, only):
+    """The gated `cell`'s own arguments (`own`) are what `keras_class` has
+    and SimpleRNN lacks (`only`); with the shared ones, its whole config."""
+    assert _only_live(keras_class) == only
+    assert {a.name for a in own} == only
+    live = set(keras_class(4).get_config()) - BASE_KEYS
     expected = live | {"use_cudnn"} | CALL_ARGUMENTS
-    assert set(explain.argument_names("lstm")) == expected
-    names = explain.argument_names("lstm")
+    assert set(explain.argument_names(cell)) == expected
+    names = explain.argument_names(cell)
     assert len(names) == len(set(names))
 
 
-def test_lstm_arguments_follow_scratch_lstm_signature_and_config():
-    layer = inspect.signature(ScratchLSTM.__init__).parameters
-    call = inspect.signature(ScratchLSTM.call).parameters
+def _assert_signature_order(cell, scratch_class):
+    """The cell's arguments are `scratch_class`'s constructor's, then its
+    call's, in their order; its config holds the constructor's."""
+    layer = inspect.signature(scratch_class.__init__).parameters
+    call = inspect.signature(scratch_class.call).parameters
     order = [n for n in layer if n not in {"self", "kwargs"}]
     order += [n for n in call if n not in {"self", "sequences"}]
-    assert explain.argument_names("lstm") == order
-    config = set(ScratchLSTM(1).get_config()) - BASE_KEYS
-    assert config | CALL_ARGUMENTS == set(explain.argument_names("lstm"))
+    assert explain.argument_names(cell) == order
+    config = set(scratch_class(1).get_config()) - BASE_KEYS
+    assert config | CALL_ARGUMENTS == set(explain.argument_names(cell))
 
 
-def test_lstm_defaults_are_the_live_defaults():
-    layer = inspect.signature(ScratchLSTM.__init__).parameters
-    builtin = inspect.signature(keras.layers.LSTM.__init__).parameters
-    call = inspect.signature(ScratchLSTM.call).parameters
-    for argument in explain.arguments("lstm"):
+def _assert_live_defaults(cell, scratch_class, keras_class):
+    """The cell's shown defaults are `scratch_class`'s, and `keras_class`'s
+    constructor's."""
+    layer = inspect.signature(scratch_class.__init__).parameters
+    builtin = inspect.signature(keras_class.__init__).parameters
+    call = inspect.signature(scratch_class.call).parameters
+    for argument in explain.arguments(cell):
         source = call if argument.call else layer
         default = source[argument.name].default
         if default is inspect.Parameter.empty:
@@ -434,20 +437,71 @@ def test_lstm_defaults_are_the_live_defaults():
             assert repr(builtin[argument.name].default) == argument.default
 
 
-@pytest.mark.parametrize("lang", explain.LANGUAGES)
-def test_every_lstm_text_exists_in_both_languages(lang):
-    index = explain.LANGUAGES.index(lang)
-    texts = [a.meaning for a in explain.arguments("lstm")]
-    texts += [n.text for n in explain.LSTM_NOTES.values()]
-    for topic in explain.LSTM_TOPICS.values():
+def _gated_texts(cell, notes, topics):
+    """The `(en, ja)` texts of a gated cell: its arguments' meanings, its
+    notes, and its own topics' four texts."""
+    texts = [a.meaning for a in explain.arguments(cell)]
+    texts += [n.text for n in notes.values()]
+    for topic in topics.values():
         texts += [
             getattr(topic, f)
             for f in ("summary", "forward", "backward", "mistake")
         ]
+    return texts
+
+
+def _assert_in_language(texts, lang):
+    index = explain.LANGUAGES.index(lang)
     for pair in texts:
         text = pair[index]
         assert text.strip(), pair
         assert bool(JAPANESE.search(text)) == (lang == "ja"), text
+
+
+def _assert_frame_fits(topic):
+    """The topic's prose (not its code or table lines) fits 80 columns."""
+    for lang in explain.LANGUAGES:
+        head, tail = explain.topic_frame(topic, lang, width=80)
+        prose = [ln for ln in head + tail if not ln.startswith("  ") or (
+            not ln.startswith("      ") and "·" not in ln
+        )]  # fmt: skip
+        assert all(display_width(line) <= 80 for line in prose), lang
+
+
+def _overview_text(lang, cell):
+    """The cell's overview, checked: every argument at the start of a
+    line, within 80 columns, its meanings in one column."""
+    lines = explain.overview_lines(lang, width=80, cell=cell)
+    text = "\n".join(lines)
+    for name in explain.argument_names(cell):
+        assert re.search(rf"^{name}\s", text, re.M), name
+    assert all(display_width(line) <= 80 for line in lines)
+    names = explain.argument_names(cell)
+    rows = [ln for ln in lines if ln.split(" ")[0] in names]
+    starts = {_column_start(row, 2) for row in rows[:25]}
+    assert len(starts) == 1, starts
+    return text
+
+
+def test_lstm_topics_cover_what_simple_rnn_lacks():
+    """A new LSTM argument in Keras (or a dropped one) makes this fail."""
+    _assert_topics_cover(
+        "lstm", keras.layers.LSTM, explain.LSTM_ARGUMENTS, LSTM_ONLY
+    )
+
+
+def test_lstm_arguments_follow_scratch_lstm_signature_and_config():
+    _assert_signature_order("lstm", ScratchLSTM)
+
+
+def test_lstm_defaults_are_the_live_defaults():
+    _assert_live_defaults("lstm", ScratchLSTM, keras.layers.LSTM)
+
+
+@pytest.mark.parametrize("lang", explain.LANGUAGES)
+def test_every_lstm_text_exists_in_both_languages(lang):
+    texts = _gated_texts("lstm", explain.LSTM_NOTES, explain.LSTM_TOPICS)
+    _assert_in_language(texts, lang)
 
 
 def test_every_lstm_topic_is_used_has_a_demo_and_every_shared_a_note():
@@ -491,15 +545,7 @@ def test_the_default_cell_is_todays_behaviour():
 
 @pytest.mark.parametrize("lang", explain.LANGUAGES)
 def test_lstm_overview_lists_every_argument_aligned(lang):
-    lines = explain.overview_lines(lang, width=80, cell="lstm")
-    text = "\n".join(lines)
-    for name in explain.argument_names("lstm"):
-        assert re.search(rf"^{name}\s", text, re.M), name
-    assert all(display_width(line) <= 80 for line in lines)
-    names = explain.argument_names("lstm")
-    rows = [ln for ln in lines if ln.split(" ")[0] in names]
-    starts = {_column_start(row, 2) for row in rows[:25]}
-    assert len(starts) == 1, starts
+    text = _overview_text(lang, "lstm")
     assert explain.LSTM_EQUATIONS[2] in text
     assert "explain --cell lstm gate_order" in " ".join(text.split())
 
@@ -530,12 +576,7 @@ def test_lstm_topic_renders_with_lstm_headings(name, reports):
         assert explain.label("forward_lstm", "en") in text
         assert explain.label(explain.demo_label(topic), "en") in text
         assert "For an LSTM" not in text
-    for lang in explain.LANGUAGES:
-        head, tail = explain.topic_frame(topic, lang, width=80)
-        prose = [ln for ln in head + tail if not ln.startswith("  ") or (
-            not ln.startswith("      ") and "·" not in ln
-        )]  # fmt: skip
-        assert all(display_width(line) <= 80 for line in prose), lang
+    _assert_frame_fits(topic)
 
 
 def _lstm_close(a, b):
@@ -661,75 +702,26 @@ def test_the_lstm_notes_claims_hold():
 GRU_ONLY = {"recurrent_activation", "reset_after", "use_cudnn"}
 
 
-def _gru_only_live():
-    """What GRU has and SimpleRNN lacks, in their configs (but `seed`) and
-    in their constructors' signatures (`use_cudnn`: GRU's config forgets
-    it)."""
-    gru = set(keras.layers.GRU(4).get_config())
-    simple = set(keras.layers.SimpleRNN(4).get_config())
-    assert simple <= gru
-    in_config = gru - simple - set(explain.argument_names())
-    signature = {
-        cls: set(inspect.signature(cls.__init__).parameters)
-        for cls in (keras.layers.GRU, keras.layers.SimpleRNN)
-    }
-    in_signature = (
-        signature[keras.layers.GRU] - signature[keras.layers.SimpleRNN]
-    )
-    return in_config | in_signature
-
-
 def test_gru_topics_cover_what_simple_rnn_lacks():
     """A new GRU argument in Keras (or a dropped one) makes this fail."""
-    assert _gru_only_live() == GRU_ONLY
-    assert {a.name for a in explain.GRU_ARGUMENTS} == GRU_ONLY
-    live = set(keras.layers.GRU(4).get_config()) - BASE_KEYS
-    expected = live | {"use_cudnn"} | CALL_ARGUMENTS
-    assert set(explain.argument_names("gru")) == expected
-    names = explain.argument_names("gru")
-    assert len(names) == len(set(names))
+    _assert_topics_cover(
+        "gru", keras.layers.GRU, explain.GRU_ARGUMENTS, GRU_ONLY
+    )
 
 
 def test_gru_arguments_follow_scratch_gru_signature_and_config():
-    layer = inspect.signature(ScratchGRU.__init__).parameters
-    call = inspect.signature(ScratchGRU.call).parameters
-    order = [n for n in layer if n not in {"self", "kwargs"}]
-    order += [n for n in call if n not in {"self", "sequences"}]
-    assert explain.argument_names("gru") == order
-    config = set(ScratchGRU(1).get_config()) - BASE_KEYS
-    assert config | CALL_ARGUMENTS == set(explain.argument_names("gru"))
+    _assert_signature_order("gru", ScratchGRU)
 
 
 def test_gru_defaults_are_the_live_defaults():
-    layer = inspect.signature(ScratchGRU.__init__).parameters
-    builtin = inspect.signature(keras.layers.GRU.__init__).parameters
-    call = inspect.signature(ScratchGRU.call).parameters
-    for argument in explain.arguments("gru"):
-        source = call if argument.call else layer
-        default = source[argument.name].default
-        if default is inspect.Parameter.empty:
-            assert argument.default is None, argument.name
-            continue
-        assert argument.default == repr(default), argument.name
-        if not argument.call and argument.name in builtin:
-            assert repr(builtin[argument.name].default) == argument.default
+    _assert_live_defaults("gru", ScratchGRU, keras.layers.GRU)
 
 
 @pytest.mark.parametrize("lang", explain.LANGUAGES)
 def test_every_gru_text_exists_in_both_languages(lang):
-    index = explain.LANGUAGES.index(lang)
-    texts = [a.meaning for a in explain.arguments("gru")]
-    texts += [n.text for n in explain.GRU_NOTES.values()]
-    for topic in explain.GRU_TOPICS.values():
-        texts += [
-            getattr(topic, f)
-            for f in ("summary", "forward", "backward", "mistake")
-        ]
+    texts = _gated_texts("gru", explain.GRU_NOTES, explain.GRU_TOPICS)
     texts += [explain._LABELS[k] for k in explain._LABELS if "gru" in k]
-    for pair in texts:
-        text = pair[index]
-        assert text.strip(), pair
-        assert bool(JAPANESE.search(text)) == (lang == "ja"), text
+    _assert_in_language(texts, lang)
 
 
 def test_every_gru_topic_is_used_has_a_demo_and_every_shared_a_note():
@@ -773,15 +765,7 @@ def test_resolve_knows_the_gru_names_only_for_the_gru():
 
 @pytest.mark.parametrize("lang", explain.LANGUAGES)
 def test_gru_overview_lists_every_argument_aligned(lang):
-    lines = explain.overview_lines(lang, width=80, cell="gru")
-    text = "\n".join(lines)
-    for name in explain.argument_names("gru"):
-        assert re.search(rf"^{name}\s", text, re.M), name
-    assert all(display_width(line) <= 80 for line in lines)
-    names = explain.argument_names("gru")
-    rows = [ln for ln in lines if ln.split(" ")[0] in names]
-    starts = {_column_start(row, 2) for row in rows[:25]}
-    assert len(starts) == 1, starts
+    text = _overview_text(lang, "gru")
     for equation in explain.GRU_EQUATIONS:
         assert equation in text
     assert "explain --cell gru z_convention" in " ".join(text.split())
@@ -820,12 +804,7 @@ def test_gru_topic_renders_with_gru_headings(name, reports):
     assert explain.explain_command(topic, "ja") == (
         f"python -m keras_scratch_rnn explain --cell gru {title} --lang ja"
     )
-    for lang in explain.LANGUAGES:
-        head, tail = explain.topic_frame(topic, lang, width=80)
-        prose = [ln for ln in head + tail if not ln.startswith("  ") or (
-            not ln.startswith("      ") and "·" not in ln
-        )]  # fmt: skip
-        assert all(display_width(line) <= 80 for line in prose), lang
+    _assert_frame_fits(topic)
 
 
 def _sigmoid(a):

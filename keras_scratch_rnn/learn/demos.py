@@ -1242,6 +1242,43 @@ def _lstm_weights(D, H, seed=0, scale=0.5):
     return [(scale * rng.standard_normal(s)).astype("float32") for s in shapes]
 
 
+def _cell_steps(r, cells, x, name, states):
+    """Runs the scratch cell and the Keras one (`cells`, recurrent_activation
+    `name`) one step at a time over `x` (1, T, 1). `states` names the
+    cell's states (`("h", "c")`, `("h",)`): all start at 0 and the last is
+    recorded at each step. Facts: the gates at -2 and 0 (`gates_{name}`)
+    and the scratch cell's values (`c_{name}`, `h_{name}`). Returns the
+    table's rows and the scratch cell's values."""
+    rows, runs = [], []
+    for cell in cells:
+        state = [np.zeros((1, 1), "float32")] * len(states)
+        values = []
+        for t in range(x.shape[1]):
+            _, state = cell(x[:, t], state)
+            values.append(float(np.asarray(state[-1])[0, 0]))
+        gate = np.asarray(cell.recurrent_activation(tf.constant([-2.0, 0.0])))
+        runs.append(values)
+        rows.append(
+            [name, type(cell).__name__, num(gate[0]), num(gate[1]),
+             *(num(v) for v in values)]
+        )  # fmt: skip
+    r.same(runs[0], runs[1])
+    r.fact(f"gates_{name}", [float(v) for v in gate])
+    r.fact(f"{states[-1]}_{name}", runs[0])
+    return rows, runs[0]
+
+
+def _cell_steps_table(r, rows, T, state):
+    """The table of `_cell_steps`' rows: the gates at -2 and 0, then the
+    state `state` at each of the T steps."""
+    r.table(
+        [("gates", "ゲート"), ("cell", "セル"), "s(-2)", "s(0)",
+         *step_header("", T, state)[1:]],
+        rows,
+        align=["<", "<", ">", ">"] + [">"] * T,
+    )  # fmt: skip
+
+
 def demo_recurrent_activation(r):
     xs = (-2.0, -2.0, 0.0, 0.0)
     x = np.array(xs, "float32").reshape(1, len(xs), 1)
@@ -1251,24 +1288,8 @@ def demo_recurrent_activation(r):
         cells = pair(
             1, weights, (None, 1), LSTM_CELLS, recurrent_activation=name
         )
-        runs = []
-        for cell in cells:
-            h = c = np.zeros((1, 1), "float32")
-            cs = []
-            for t in range(len(xs)):
-                _, (h, c) = cell(x[:, t], [h, c])
-                cs.append(float(np.asarray(c)[0, 0]))
-            gate = np.asarray(
-                cell.recurrent_activation(tf.constant([-2.0, 0.0]))
-            )
-            runs.append(cs)
-            rows.append(
-                [name, type(cell).__name__, num(gate[0]), num(gate[1]),
-                 *(num(v) for v in cs)]
-            )  # fmt: skip
-        r.same(runs[0], runs[1])
-        r.fact(f"gates_{name}", [float(v) for v in gate])
-        r.fact(f"c_{name}", runs[0])
+        cell_rows, cs = _cell_steps(r, cells, x, name, ("h", "c"))
+        rows += cell_rows
         layers = pair(
             1,
             weights,
@@ -1283,7 +1304,7 @@ def demo_recurrent_activation(r):
             r.same(a, b)
         r.fact(
             f"layer_c_is_cell_c_{name}",
-            abs(float(outs[0][2].ravel()[0]) - runs[0][-1]) <= FLOAT32_PARITY,
+            abs(float(outs[0][2].ravel()[0]) - cs[-1]) <= FLOAT32_PARITY,
         )
     r.say(
         "units = 1, kernel = 1 for every gate, recurrent_kernel = 0, b = 0: "
@@ -1295,12 +1316,7 @@ def demo_recurrent_activation(r):
         "i = f = o = s(x_t)、g = tanh(x_t) です。x = -2, -2, 0, 0 をセルで 1 "
         "時刻ずつ計算し、状態 c_t を見ます。",
     )
-    r.table(
-        [("gates", "ゲート"), ("cell", "セル"), "s(-2)", "s(0)",
-         *step_header("", len(xs), "c")[1:]],
-        rows,
-        align=["<", "<", ">", ">"] + [">"] * len(xs),
-    )  # fmt: skip
+    _cell_steps_table(r, rows, len(xs), "c")
     c_sig, c_tanh = r.facts["c_sigmoid"], r.facts["c_tanh"]
     r.fact("sigmoid_keeps_sign_of_g", all(v < 0 for v in c_sig))
     r.fact("sigmoid_halves_at_zero", c_sig[3] == 0.5 * c_sig[2])
@@ -1411,18 +1427,19 @@ def _error_name(call):
     return None
 
 
-def demo_use_cudnn(r):
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    r.fact("gpu", gpu)
-    D, H = 2, 2
-    x = np.linspace(-1.0, 1.0, 6, dtype="float32").reshape(1, 3, D)
-    weights = _lstm_weights(D, H)
-    plain = pair(H, weights, (None, None, D), LSTM_CLASSES, use_cudnn=False)
-    reference = np.asarray(plain[1](x))  # keras LSTM, its own loop
+def _use_cudnn_values(r, weights, x, classes):
+    """Runs the scratch layer and the Keras one (`classes`, the same
+    `weights`) on `x` with use_cudnn 'auto', True and False, each
+    against the Keras layer's own loop (use_cudnn=False). Returns the
+    table's rows, the Keras loop's output and, by value, the error the
+    Keras layer raised (None where it ran)."""
+    D, H = x.shape[-1], len(weights[1])  # recurrent_kernel: (H, G H)
+    plain = pair(H, weights, (None, None, D), classes, use_cudnn=False)
+    reference = np.asarray(plain[1](x))  # the keras layer, its own loop
     rows, scratch_outs, raised = [], [], {}
     for value in ("auto", True, False):
         scratch, builtin = pair(
-            H, weights, (None, None, D), LSTM_CLASSES, use_cudnn=value
+            H, weights, (None, None, D), classes, use_cudnn=value
         )
         out = np.asarray(scratch(x))
         scratch_outs.append(out)
@@ -1437,6 +1454,64 @@ def demo_use_cudnn(r):
         rows.append(
             [repr(value), vec(out), error or vec(np.asarray(result[0]))]
         )
+    r.fact(
+        "scratch_same_for_every_value",
+        all(np.array_equal(o, scratch_outs[0]) for o in scratch_outs),
+    )
+    r.fact("keras_true_raises", raised[True] == "ValueError")
+    r.fact("keras_auto_runs", raised["auto"] is None)
+    return rows, reference, raised
+
+
+def _use_cudnn_tables(r, rows, classes):
+    """Says whether this machine has a GPU, shows `rows` (from
+    `_use_cudnn_values`, units = 2, D = 2), then what `get_config` and
+    `from_config` keep of use_cudnn=True in the scratch layer and the Keras
+    one (`classes`)."""
+    gpu = r.fact("gpu", bool(tf.config.list_physical_devices("GPU")))
+    scratch_class, keras_class = classes
+    mine, name = scratch_class.__name__, keras_class.__name__
+    if gpu:
+        machine = (
+            f"This machine has a GPU: keras {name} may run cuDNN with 'auto' "
+            "and True.",
+            f"このマシンには GPU があります。keras の {name} は 'auto' と True "
+            "で cuDNN を使えます。",
+        )
+    else:
+        machine = (
+            "This machine has no GPU (tf.config.list_physical_devices('GPU') "
+            f"is empty), so keras {name} has no cuDNN to run.",
+            "このマシンには GPU がありません"
+            f"（tf.config.list_physical_devices('GPU') が空）。keras の {name} "
+            "が使える cuDNN はありません。",
+        )
+    r.say(
+        f"units = 2, D = 2, the same seeded weights everywhere. {machine[0]}",
+        f"units = 2、D = 2、すべて同じ seed 付きの重み。{machine[1]}",
+    )
+    r.table(["use_cudnn", mine, name], rows)
+    config = scratch_class(2, use_cudnn=True).get_config()
+    builtin = keras_class(2, use_cudnn=True)
+    reloaded = keras_class.from_config(builtin.get_config()).use_cudnn
+    scratch_reloaded = scratch_class.from_config(config).use_cudnn
+    r.fact("scratch_config_keeps_use_cudnn", scratch_reloaded is True)
+    r.fact("keras_config_loses_use_cudnn", reloaded == "auto")
+    r.table(
+        [("layer(use_cudnn=True)", "レイヤ(use_cudnn=True)"),
+         "'use_cudnn' in get_config()",
+         ("use_cudnn after from_config", "from_config 後の use_cudnn")],
+        [[mine, yes_no("use_cudnn" in config), repr(scratch_reloaded)],
+         [name, yes_no("use_cudnn" in builtin.get_config()),
+          repr(reloaded)]],
+    )  # fmt: skip
+
+
+def demo_use_cudnn(r):
+    D, H = 2, 2
+    x = np.linspace(-1.0, 1.0, 6, dtype="float32").reshape(1, 3, D)
+    weights = _lstm_weights(D, H)
+    rows, reference, raised = _use_cudnn_values(r, weights, x, LSTM_CLASSES)
     scratch, builtin = pair(
         H, weights, (None, None, D), LSTM_CLASSES, use_cudnn=True,
         recurrent_dropout=0.5,
@@ -1447,48 +1522,8 @@ def demo_use_cudnn(r):
     rows.append(
         ["True, recurrent_dropout=0.5", vec(dropout_out), dropout_error or "-"]
     )
-    r.fact(
-        "scratch_same_for_every_value",
-        all(np.array_equal(o, scratch_outs[0]) for o in scratch_outs),
-    )
-    r.fact("keras_true_raises", raised[True] == "ValueError")
-    r.fact("keras_auto_runs", raised["auto"] is None)
     r.fact("keras_recurrent_dropout_raises", dropout_error == "ValueError")
-    if gpu:
-        machine = (
-            "This machine has a GPU: keras LSTM may run cuDNN with 'auto' "
-            "and True.",
-            "このマシンには GPU があります。keras の LSTM は 'auto' と True "
-            "で cuDNN を使えます。",
-        )
-    else:
-        machine = (
-            "This machine has no GPU (tf.config.list_physical_devices('GPU') "
-            "is empty), so keras LSTM has no cuDNN to run.",
-            "このマシンには GPU がありません"
-            "（tf.config.list_physical_devices('GPU') が空）。keras の LSTM "
-            "が使える cuDNN はありません。",
-        )
-    r.say(
-        f"units = 2, D = 2, the same seeded weights everywhere. {machine[0]}",
-        f"units = 2、D = 2、すべて同じ seed 付きの重み。{machine[1]}",
-    )
-    r.table(["use_cudnn", "ScratchLSTM", "LSTM"], rows)
-    config = ScratchLSTM(H, use_cudnn=True).get_config()
-    builtin = keras.layers.LSTM(H, use_cudnn=True)
-    reloaded = keras.layers.LSTM.from_config(builtin.get_config()).use_cudnn
-    scratch_reloaded = ScratchLSTM.from_config(config).use_cudnn
-    r.fact("scratch_config_keeps_use_cudnn", scratch_reloaded is True)
-    r.fact("keras_config_loses_use_cudnn", reloaded == "auto")
-    r.table(
-        [("layer(use_cudnn=True)", "レイヤ(use_cudnn=True)"),
-         "'use_cudnn' in get_config()",
-         ("use_cudnn after from_config", "from_config 後の use_cudnn")],
-        [["ScratchLSTM", yes_no("use_cudnn" in config),
-          repr(scratch_reloaded)],
-         ["LSTM", yes_no("use_cudnn" in builtin.get_config()),
-          repr(reloaded)]],
-    )  # fmt: skip
+    _use_cudnn_tables(r, rows, LSTM_CLASSES)
     true_raises = raised[True] == "ValueError"
     r.say(
         "ScratchLSTM gives the same numbers, bit for bit, for all three "
@@ -1522,6 +1557,18 @@ def _sum_gradients(layer, x):
     return np.asarray(out), [
         np.asarray(g) for g in tape.gradient(loss, sources)
     ]
+
+
+def _against_book_table(r, rows):
+    """The table of the book's layer's last output beside those of the
+    layers its weights went into, and their largest gaps to the book's."""
+    r.table(
+        [("weights in", "重みの入れ先"),
+         ("h_{T-1}, sample 0", "サンプル 0 の h_{T-1}"),
+         ("max|h - book|", "max|h - 本|"), ("max|dW - book|", "max|dW - 本|")],
+        rows,
+        align=["<", "<", ">", ">"],
+    )  # fmt: skip
 
 
 def demo_gate_order(r):
@@ -1609,13 +1656,7 @@ def demo_gate_order(r):
         "TimeLSTM.backward の勾配を同じく変換したものを、ScratchLSTM の手書き"
         "の逆伝播、LSTM の自動微分と比べます。",
     )
-    r.table(
-        [("weights in", "重みの入れ先"),
-         ("h_{T-1}, sample 0", "サンプル 0 の h_{T-1}"),
-         ("max|h - book|", "max|h - 本|"), ("max|dW - book|", "max|dW - 本|")],
-        rows,
-        align=["<", "<", ">", ">"],
-    )  # fmt: skip
+    _against_book_table(r, rows)
     r.say(
         "Converted, the three agree in the forward and in the gradients (the "
         "book's dA = hstack(df, dg, di, do) is ScratchLSTM's dA, columns "
@@ -1755,24 +1796,8 @@ def demo_gru_recurrent_activation(r):
         cells = pair(
             1, weights, (None, 1), GRU_CELLS, recurrent_activation=name
         )
-        runs = []
-        for cell in cells:
-            h = np.zeros((1, 1), "float32")
-            hs = []
-            for t in range(len(xs)):
-                _, h = cell(x[:, t], h)
-                hs.append(float(np.asarray(h)[0, 0]))
-            gate = np.asarray(
-                cell.recurrent_activation(tf.constant([-2.0, 0.0]))
-            )
-            runs.append(hs)
-            rows.append(
-                [name, type(cell).__name__, num(gate[0]), num(gate[1]),
-                 *(num(v) for v in hs)]
-            )  # fmt: skip
-        r.same(runs[0], runs[1])
-        r.fact(f"gates_{name}", [float(v) for v in gate])
-        r.fact(f"h_{name}", runs[0])
+        cell_rows, hs = _cell_steps(r, cells, x, name, ("h",))
+        rows += cell_rows
         layers = pair(
             1, weights, (None, None, 1), GRU_CLASSES,
             recurrent_activation=name, return_sequences=True,
@@ -1781,7 +1806,7 @@ def demo_gru_recurrent_activation(r):
         r.same(*outs)
         r.fact(
             f"layer_is_cell_{name}",
-            scaled_error(outs[0].ravel(), runs[0]) <= FLOAT32_PARITY,
+            scaled_error(outs[0].ravel(), hs) <= FLOAT32_PARITY,
         )
     r.say(
         "units = 1, kernel = 1 for every gate, recurrent_kernel = 0, b = 0: "
@@ -1794,12 +1819,7 @@ def demo_gru_recurrent_activation(r):
         "z = r = s(x_t)、hh = tanh(x_t) です。x = -2, -2, 0, 0 をセルで 1 "
         "時刻ずつ計算します。Keras の式は h_t = z h_{t-1} + (1 - z) hh です。",
     )
-    r.table(
-        [("gates", "ゲート"), ("cell", "セル"), "s(-2)", "s(0)",
-         *step_header("", len(xs))[1:]],
-        rows,
-        align=["<", "<", ">", ">"] + [">"] * len(xs),
-    )  # fmt: skip
+    _cell_steps_table(r, rows, len(xs), "h")
     h_sig, h_tanh = r.facts["h_sigmoid"], r.facts["h_tanh"]
     r.fact("sigmoid_stays_in_range", all(abs(v) < 1 for v in h_sig))
     r.fact("sigmoid_halves_at_zero", h_sig[3] == 0.5 * h_sig[2])
@@ -1824,32 +1844,11 @@ def demo_gru_recurrent_activation(r):
 
 
 def demo_gru_use_cudnn(r):
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    r.fact("gpu", gpu)
     D, H = 2, 2
     x = np.linspace(-1.0, 1.0, 6, dtype="float32").reshape(1, 3, D)
     weights = _gru_weights(D, H)
     weights[2] = np.full_like(weights[2], 0.1)
-    plain = pair(H, weights, (None, None, D), GRU_CLASSES, use_cudnn=False)
-    reference = np.asarray(plain[1](x))  # keras GRU, its own loop
-    rows, scratch_outs, raised = [], [], {}
-    for value in ("auto", True, False):
-        scratch, builtin = pair(
-            H, weights, (None, None, D), GRU_CLASSES, use_cudnn=value
-        )
-        out = np.asarray(scratch(x))
-        scratch_outs.append(out)
-        r.same(out, reference)
-        result = []
-        error = _error_name(
-            lambda layer=builtin, kept=result: kept.append(layer(x))
-        )
-        raised[value] = error
-        if error is None:
-            r.same(out, np.asarray(result[0]))
-        rows.append(
-            [repr(value), vec(out), error or vec(np.asarray(result[0]))]
-        )
+    rows, _, raised = _use_cudnn_values(r, weights, x, GRU_CLASSES)
     before = _gru_weights(D, H, reset_after=False)
     scratch, builtin = pair(
         H, before, (None, None, D), GRU_CLASSES, use_cudnn=True,
@@ -1862,48 +1861,8 @@ def demo_gru_use_cudnn(r):
     rows.append(
         ["True, reset_after=False", vec(before_out), before_error or "-"]
     )
-    r.fact(
-        "scratch_same_for_every_value",
-        all(np.array_equal(o, scratch_outs[0]) for o in scratch_outs),
-    )
-    r.fact("keras_true_raises", raised[True] == "ValueError")
-    r.fact("keras_auto_runs", raised["auto"] is None)
     r.fact("keras_reset_before_raises", before_error == "ValueError")
-    if gpu:
-        machine = (
-            "This machine has a GPU: keras GRU may run cuDNN with 'auto' and "
-            "True.",
-            "このマシンには GPU があります。keras の GRU は 'auto' と True で"
-            " cuDNN を使えます。",
-        )
-    else:
-        machine = (
-            "This machine has no GPU (tf.config.list_physical_devices('GPU') "
-            "is empty), so keras GRU has no cuDNN to run.",
-            "このマシンには GPU がありません"
-            "（tf.config.list_physical_devices('GPU') が空）。keras の GRU "
-            "が使える cuDNN はありません。",
-        )
-    r.say(
-        f"units = 2, D = 2, the same seeded weights everywhere. {machine[0]}",
-        f"units = 2、D = 2、すべて同じ seed 付きの重み。{machine[1]}",
-    )
-    r.table(["use_cudnn", "ScratchGRU", "GRU"], rows)
-    config = ScratchGRU(H, use_cudnn=True).get_config()
-    builtin = keras.layers.GRU(H, use_cudnn=True)
-    reloaded = keras.layers.GRU.from_config(builtin.get_config()).use_cudnn
-    scratch_reloaded = ScratchGRU.from_config(config).use_cudnn
-    r.fact("scratch_config_keeps_use_cudnn", scratch_reloaded is True)
-    r.fact("keras_config_loses_use_cudnn", reloaded == "auto")
-    r.table(
-        [("layer(use_cudnn=True)", "レイヤ(use_cudnn=True)"),
-         "'use_cudnn' in get_config()",
-         ("use_cudnn after from_config", "from_config 後の use_cudnn")],
-        [["ScratchGRU", yes_no("use_cudnn" in config),
-          repr(scratch_reloaded)],
-         ["GRU", yes_no("use_cudnn" in builtin.get_config()),
-          repr(reloaded)]],
-    )  # fmt: skip
+    _use_cudnn_tables(r, rows, GRU_CLASSES)
     true_raises = raised[True] == "ValueError"
     r.say(
         "ScratchGRU gives the same numbers, bit for bit, for all three "
@@ -2031,13 +1990,7 @@ def demo_z_convention(r):
         "TimeGRU.backward の勾配を同じく変換したものを、ScratchGRU の手書きの"
         "逆伝播、GRU の自動微分と比べます。",
     )
-    r.table(
-        [("weights in", "重みの入れ先"),
-         ("h_{T-1}, sample 0", "サンプル 0 の h_{T-1}"),
-         ("max|h - book|", "max|h - 本|"), ("max|dW - book|", "max|dW - 本|")],
-        rows,
-        align=["<", "<", ">", ">"],
-    )  # fmt: skip
+    _against_book_table(r, rows)
     refused = {}
     nonzero = np.full(3 * H, 0.1, "float32")
     for key, call in (

@@ -1461,6 +1461,25 @@ LSTM_ARGUMENTS = (
     )
 )
 
+# The one-line meanings that read otherwise for an LSTM and for a GRU alike
+# (a dropout mask per gate; the outputs are h_t, not SimpleRNN's o_t).
+_GATED_MEANINGS = {
+    "dropout": (
+        "Share of input features dropped; a mask per gate with "
+        "recurrent_dropout.",
+        "入力の特徴量を落とす割合。recurrent_dropout があればゲートごとの"
+        "マスク。",
+    ),
+    "recurrent_dropout": (
+        "Share of h_{t-1} dropped on its way into Wh; a mask per gate.",
+        "Wh に入る h_{t-1} を落とす割合。マスクはゲートごと。",
+    ),
+    "return_sequences": (
+        "Return every h_t (N, T, H), not only the last (N, H).",
+        "最後の出力 (N, H) だけでなく全時刻の h_t (N, T, H) を返す。",
+    ),
+}
+
 # The one-line meanings that read otherwise for an LSTM.
 LSTM_MEANINGS = {
     "units": (
@@ -1487,20 +1506,7 @@ LSTM_MEANINGS = {
         "How the first b is drawn (f's block: unit_forget_bias).",
         "b の初期値の決め方（f のブロックは unit_forget_bias）。",
     ),
-    "dropout": (
-        "Share of input features dropped; a mask per gate with "
-        "recurrent_dropout.",
-        "入力の特徴量を落とす割合。recurrent_dropout があればゲートごとの"
-        "マスク。",
-    ),
-    "recurrent_dropout": (
-        "Share of h_{t-1} dropped on its way into Wh; a mask per gate.",
-        "Wh に入る h_{t-1} を落とす割合。マスクはゲートごと。",
-    ),
-    "return_sequences": (
-        "Return every h_t (N, T, H), not only the last (N, H).",
-        "最後の出力 (N, H) だけでなく全時刻の h_t (N, T, H) を返す。",
-    ),
+    **_GATED_MEANINGS,
     "return_state": (
         "Also return the final states: a tuple (output, h, c).",
         "最終状態も返す。戻り値はタプル (出力, h, c)。",
@@ -2330,20 +2336,7 @@ GRU_MEANINGS = {
         "How the first b is drawn (both rows with reset_after).",
         "b の初期値の決め方（reset_after なら 2 行とも）。",
     ),
-    "dropout": (
-        "Share of input features dropped; a mask per gate with "
-        "recurrent_dropout.",
-        "入力の特徴量を落とす割合。recurrent_dropout があればゲートごとの"
-        "マスク。",
-    ),
-    "recurrent_dropout": (
-        "Share of h_{t-1} dropped on its way into Wh; a mask per gate.",
-        "Wh に入る h_{t-1} を落とす割合。マスクはゲートごと。",
-    ),
-    "return_sequences": (
-        "Return every h_t (N, T, H), not only the last (N, H).",
-        "最後の出力 (N, H) だけでなく全時刻の h_t (N, T, H) を返す。",
-    ),
+    **_GATED_MEANINGS,
 }
 
 # The arguments of ScratchGRU/GRU in their signature's order, then the
