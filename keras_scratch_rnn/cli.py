@@ -14,7 +14,9 @@ Without a command it runs the main job (`parity.main_job`; `--cell rnn`,
   ratio.
 - `gradflow [--cell rnn|lstm|gru|all] [--plot PATH] [--lang en|ja]`: how
   far back the gradient reaches in the RNN, the LSTM and the GRU (why
-  truncated BPTT, the LSTM's memory cell and the GRU's update gate).
+  truncated BPTT, the LSTM's memory cell and the GRU's update gate; the
+  GRU in the book's form with `--no-reset-after`, a bias on z with
+  `--update-bias B`).
 - `docs [--check [--demos]]`: regenerates `docs/` from the same source as
   `explain`, or checks it (`--demos`: the demonstrations' output too).
 - `parity`: the main job, by name.
@@ -37,6 +39,7 @@ import difflib
 import importlib
 import importlib.util
 import json
+import math
 import os
 import pathlib
 import shutil
@@ -201,6 +204,18 @@ def _positive_float(text):
     if value is None or not value > 0:
         raise argparse.ArgumentTypeError(
             f"expected a positive number, got {text!r}"
+        )
+    return value
+
+
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(
+            f"expected a finite number, got {text!r}"
         )
     return value
 
@@ -720,6 +735,11 @@ def _gradflow(args, parser):
             parser.error(f"--plot: the folder {folder} does not exist")
     if any(T < 2 for T in args.lengths):
         parser.error("--lengths: every length must be at least 2")
+    if "gru" not in cells and (not args.reset_after or args.update_bias):
+        parser.error(
+            "--no-reset-after and --update-bias are the GRU's: add --cell "
+            "gru or --cell all"
+        )
     if args.plot is not None and args.lang == "ja":
         from keras_scratch_rnn.learn import figures
 
@@ -740,14 +760,19 @@ def _gradflow(args, parser):
     from keras_scratch_rnn.learn import gradflow
 
     kwargs = {"units": args.units, "batch": args.batch, "seed": args.seed}
+    gru_options = {
+        "reset_after": args.reset_after,
+        "update_bias": args.update_bias,
+    }
     results = gradflow.run(
-        args.lengths, args.scales, args.activation, cells, **kwargs
-    )
-    _print(
-        gradflow.lines(
-            results, args.activation, _style(), _width(), args.lang, **kwargs
-        )
-    )
+        args.lengths, args.scales, args.activation, cells, gru_options,
+        **kwargs,
+    )  # fmt: skip
+    report = gradflow.lines(
+        results, args.activation, _style(), _width(), args.lang,
+        gru_options, **kwargs,
+    )  # fmt: skip
+    _print(report)
     if args.plot is not None:
         gradflow.plot(results, args.plot, args.activation, lang=args.lang)
         saved = {"en": "Saved the plot to", "ja": "図を保存しました:"}
@@ -1092,6 +1117,21 @@ def build_parser():
     p.add_argument("--units", type=_positive_int, default=16, help="H (16)")
     p.add_argument("--batch", type=_positive_int, default=8, help="N (8)")
     p.add_argument("--seed", type=int, default=0, help="seed (0)")
+    p.add_argument(
+        "--reset-after",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the GRU's form: --no-reset-after is the book's (default: "
+        "Keras's, --reset-after)",
+    )
+    p.add_argument(
+        "--update-bias",
+        type=_finite_float,
+        default=0.0,
+        metavar="B",
+        help="the GRU's bias of its update gate z (default 0, Keras's; 1 "
+        "is what unit_forget_bias gives the LSTM's forget gate)",
+    )
     p.add_argument(
         "--plot", metavar="PATH", help="also save a PNG plot (matplotlib)"
     )

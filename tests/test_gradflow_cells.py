@@ -318,6 +318,35 @@ def test_cli_one_cell(capsys):
     assert "At t = 0" not in out and "ops.gru_step" in out
 
 
+def test_cli_gru_form_and_update_bias(capsys):
+    """`--no-reset-after --update-bias 1`: the book's form with a bias of 1
+    on z, said in the report, its numbers those of `gru_gradient_norms`
+    with the same options (the table's 2 significant digits); the GRU's
+    options are refused without the GRU."""
+    argv = ["gradflow", "--lengths", "30", "--scales", "1", "--cell", "gru"]
+    assert cli.main([*argv, "--no-reset-after", "--update-bias", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "reset_after=False, the book's form, its bias 0 but 1 on z" in (
+        " ".join(out.split())
+    )
+    row = re.search(r"^1 +30 +GRU dh +(.+)$", out, re.M)[1].split()
+    norms = gradflow.relative(
+        gradflow.gru_gradient_norms(
+            30, 1.0, reset_after=False, update_bias=1.0
+        ).h
+    )
+    assert float(row[-1]) == float(f"{norms[0]:.1e}")  # t = 0
+    assert float(row[0]) == float(f"{norms[28]:.1e}")  # t = T-2
+    for wrong in (["--no-reset-after"], ["--update-bias", "0.5"]):
+        with pytest.raises(SystemExit):
+            cli.main(["gradflow", "--cell", "lstm", *wrong])
+        err = capsys.readouterr().err
+        assert "are the GRU's: add --cell gru" in err
+    with pytest.raises(SystemExit):
+        cli.main([*argv, "--update-bias", "nan"])
+    assert "expected a finite number, got 'nan'" in capsys.readouterr().err
+
+
 def test_cli_in_japanese(capsys):
     argv = ["gradflow", "--lengths", "40", "--scales", "1", "--lang", "ja"]
     assert cli.main(argv) == 0

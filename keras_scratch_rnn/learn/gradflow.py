@@ -298,14 +298,16 @@ def gru_gradient_norms(
 
 
 def run(
-    lengths=LENGTHS, scales=SCALES, activation="tanh", cells=CELLS, **kwargs
-):
+    lengths=LENGTHS, scales=SCALES, activation="tanh", cells=CELLS,
+    gru_options=None, **kwargs,
+):  # fmt: skip
     """The norms of every cell for every scale and length: a list of dicts
     with `cell`, `scale`, `T` and `norms` (`|dL/dh_t|`); the LSTM's also
     `c_norms` (`|dL/dc_t|`) and `forget` (the mean forget gate), the
     GRU's `update` (the mean update gate z).
 
-    `kwargs` (`units`, `features`, `batch`, `seed`) go to every cell.
+    `kwargs` (`units`, `features`, `batch`, `seed`) go to every cell,
+    `gru_options` (`reset_after`, `update_bias`) to the GRU's only.
     """
     unknown = [c for c in cells if c not in CELLS]
     if unknown or not cells:
@@ -322,7 +324,9 @@ def run(
                     norms = gradient_norms(T, scale, activation, **kwargs)
                     result["norms"] = norms
                 elif cell == "gru":
-                    flow = gru_gradient_norms(T, scale, activation, **kwargs)
+                    flow = gru_gradient_norms(
+                        T, scale, activation, **kwargs, **(gru_options or {})
+                    )
                     result.update(norms=flow.h, update=flow.update)
                 else:
                     flow = lstm_gradient_norms(T, scale, activation, **kwargs)
@@ -392,6 +396,13 @@ TEXT = {
         " (the GRU in Keras's default form, reset_after=True, its bias 0)",
         "（GRU は Keras の既定の形 reset_after=True、バイアスは 0）",
     ),
+    "gru_form": (
+        " (the GRU with reset_after={reset_after}{form}, its bias 0 but "
+        "{update_bias:g} on z)",
+        "（GRU は reset_after={reset_after}{form}、バイアスは z の "
+        "{update_bias:g} のほか 0）",
+    ),
+    "book_form": (", the book's form", "、本の形"),
     "linear": (
         " Without the activation the RNN's dh would be scale^(T-1-t).",
         "活性化関数がなければ RNN の dh は scale^(T-1-t) になる。",
@@ -531,10 +542,11 @@ def _verdict_text(curve, norms, lang):
 
 
 def lines(
-    results, activation="tanh", style=None, width=80, lang="en", **kwargs
-):
+    results, activation="tanh", style=None, width=80, lang="en",
+    gru_options=None, **kwargs,
+):  # fmt: skip
     """The results as a terminal report: a table and what it means, in
-    English or Japanese (`lang`)."""
+    English or Japanese (`lang`); `gru_options` as `run` took them."""
     style = style or Style(False)
     units = kwargs.get("units", 16)
     batch = kwargs.get("batch", 8)
@@ -560,7 +572,7 @@ def lines(
         "intro", lang, ops=ops, activation=activation, units=units,
         batch=batch, forget=_t("forget", lang) if lstm else "",
         c_norms=_t("c_norms", lang) if lstm else "",
-        gru=_t("gru", lang) if "gru" in cells else "",
+        gru=_gru_text(lang, **(gru_options or {})) if "gru" in cells else "",
     )  # fmt: skip
     if "rnn" in cells:
         intro += _t("linear", lang)
@@ -594,6 +606,17 @@ def lines(
     for cell in cells:
         out += [""] + wrap(_t(f"{cell}_moral", lang), width)
     return out
+
+
+def _gru_text(lang, reset_after=True, update_bias=0.0):
+    """The GRU's form and bias, for the report's first paragraph."""
+    if reset_after and update_bias == 0:
+        return _t("gru", lang)
+    form = "" if reset_after else _t("book_form", lang)
+    return _t(
+        "gru_form", lang, reset_after=reset_after, form=form,
+        update_bias=update_bias,
+    )  # fmt: skip
 
 
 def _colour(text, value, style):
