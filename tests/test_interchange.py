@@ -149,6 +149,9 @@ def test_stacked_layers_train_like_simple_rnn(data, pair):
     (ScratchLSTMs like LSTMs)."""
     x, _ = data
     y = np.sum(np.asarray(x), axis=(1, 2))[:, None] / 10
+    # Seeded: from some of the initial weights that unseeded draws gave
+    # (by test order), SGD(0.1) raised the loss in 5 epochs.
+    keras.utils.set_random_seed(0)
     models = [_stacked(cls) for cls in PAIRS[pair]]
     models[1].set_weights(models[0].get_weights())
     histories = []
