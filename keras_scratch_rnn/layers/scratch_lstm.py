@@ -2,7 +2,7 @@
 `keras.layers.LSTM`."""
 
 import keras
-from keras import activations, constraints, initializers, regularizers
+from keras import activations
 
 from keras_scratch_rnn.layers.base import (
     ScratchLayer,
@@ -292,41 +292,11 @@ class ScratchLSTM(ScratchLayer):
         return self.cell.recurrent_activation
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
+        return {
+            **super().get_config(),
             "recurrent_activation": activations.serialize(
                 self.recurrent_activation
             ),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(
-                self.activity_regularizer
-            ),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
             "use_cudnn": self.use_cudnn,
         }
-        base_config = super().get_config()
-        del base_config["cell"]
-        return {**base_config, **config}

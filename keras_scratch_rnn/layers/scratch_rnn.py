@@ -1,7 +1,6 @@
 """`ScratchRNN`: the book's `TimeRNN` as a drop-in `keras.layers.SimpleRNN`."""
 
 import keras
-from keras import activations, constraints, initializers, regularizers
 
 from keras_scratch_rnn.layers.base import (
     ScratchLayer,
@@ -288,38 +287,3 @@ class ScratchRNN(ScratchLayer):
         config = self.get_config()
         config.pop("name")
         return copy_built_state(self, keras.layers.SimpleRNN(**config))
-
-    def get_config(self):
-        config = {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "activity_regularizer": regularizers.serialize(
-                self.activity_regularizer
-            ),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-        }
-        base_config = super().get_config()
-        del base_config["cell"]
-        return {**base_config, **config}
