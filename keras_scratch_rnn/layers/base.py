@@ -584,41 +584,18 @@ class ScratchLayer(keras.layers.RNN):
         return cls(**config)
 
     def get_config(self):
-        """The arguments every cell's layer has (Keras's SimpleRNN config);
-        ScratchLSTM and ScratchGRU add their own."""
-        config = {
-            "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(
-                self.kernel_initializer
-            ),
-            "recurrent_initializer": initializers.serialize(
-                self.recurrent_initializer
-            ),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(
-                self.kernel_regularizer
-            ),
-            "recurrent_regularizer": regularizers.serialize(
-                self.recurrent_regularizer
-            ),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+        """The arguments every cell's layer has (Keras's SimpleRNN config):
+        the cell's (`ScratchCell.argument_config`) and the layer's own;
+        ScratchLSTM and ScratchGRU add theirs."""
+        base_config = super().get_config()
+        del base_config["cell"]
+        return {
+            **base_config,
+            **ScratchCell.argument_config(self.cell),
             "activity_regularizer": regularizers.serialize(
                 self.activity_regularizer
             ),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(
-                self.recurrent_constraint
-            ),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
         }
-        base_config = super().get_config()
-        del base_config["cell"]
-        return {**base_config, **config}
 
 
 def copy_built_state(source, target):
@@ -824,8 +801,11 @@ class ScratchCell(keras.layers.Layer, DropoutRNNCell):
             for _ in self.state_names
         ]
 
-    def get_config(self):
-        config = {
+    def argument_config(self):
+        """The arguments every cell has, serialized (Keras's SimpleRNNCell
+        config without the Layer's own keys); the cells' layers save them
+        too."""
+        return {
             "units": self.units,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
@@ -852,5 +832,6 @@ class ScratchCell(keras.layers.Layer, DropoutRNNCell):
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,
         }
-        base_config = super().get_config()
-        return {**base_config, **config}
+
+    def get_config(self):
+        return {**super().get_config(), **self.argument_config()}
