@@ -311,6 +311,10 @@ def test_reset_rnn_states_finds_every_stateful_rnn():
 
 def test_reset_states_callback_before_each_predict():
     N, T = 2, 3
+    # Seeded: how far the carried state moves the logits depends on the
+    # initial weights (unseeded, as low as 0.029 over seeds 0-199 against
+    # the 1e-2 below; seed 0 gives 0.093 on TensorFlow, 0.11 on torch).
+    keras.utils.set_random_seed(SEED)
     model = small_lm(N, T)
     x = np.arange(N * T).reshape(N, T) % 11
     first = model.predict(x, batch_size=N, verbose=0)
