@@ -132,6 +132,19 @@ def test_scratch_gru_gradients_match_autodiff(
         assert np.abs(g - w).max() <= FLOAT64_PARITY * scale
 
 
+@pytest.mark.parametrize("reset_after", [True, False])
+@pytest.mark.parametrize("case", [c for c in CASES if c != "callables"])
+def test_chunked_loops_match_autodiff(case, reset_after, monkeypatch):
+    """The compiled loops' third way, for long sequences (here from any T,
+    by chunks of 2 steps: 2, 2 and a short one of 1, walking back): the
+    input projection per step, the weight gradients by chunks."""
+    monkeypatch.setattr(tf_ops, "CHUNK_MIN_STEPS", 1)
+    monkeypatch.setattr(tf_ops, "CHUNK_STEPS", 2)
+    test_scratch_gru_gradients_match_autodiff(case, reset_after, True, None)
+    ways = {(k[0].__name__, k[-2]) for k in tf_ops._LOOPS if k[-1]}
+    assert ("_gru_backward_loop", 2) in ways  # (loop, per_step) compiled
+
+
 def test_unknown_batch_size(gru_loops):
     """A traced `scratch_gru` with `None` batch: two parts of 8 and 9 rows,
     or of 0 and 1 (an unknown batch part counts as large: per step from

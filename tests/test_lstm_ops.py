@@ -319,6 +319,36 @@ def test_per_step_loops_match_autodiff(name, mode, monkeypatch):
     assert_results_close(got, want, FLOAT64_PARITY, n_params)
 
 
+def use_chunks(monkeypatch, steps=2):
+    """Makes compiled backward loops sum the weight gradients by chunks of
+    `steps` steps from any T on (`CHUNK_MIN_STEPS`, `CHUNK_STEPS`); T = 5
+    makes a short last chunk."""
+    monkeypatch.setattr(tf_ops, "CHUNK_MIN_STEPS", 1)
+    monkeypatch.setattr(tf_ops, "CHUNK_STEPS", steps)
+
+
+@pytest.mark.parametrize(
+    "name", ["plain", "last-mask-zero_out", "mixed_dropout-mask",
+             "per_gate_dropout", "no_bias", "softsign-mask-dropout"],
+)  # fmt: skip
+def test_chunked_loops_match_autodiff(name, monkeypatch):
+    """The same with the compiled loops' third way, for long sequences: the
+    input projection per step, the weight gradients by chunks of steps
+    (here 2, then 2, then a short one of 1, walking back)."""
+    use_chunks(monkeypatch)
+    args, options, n_params = _case_args(name)
+    got = run_scratch("function", ("chunks", name), args, options)
+    want = loss_and_grads(loop_lstm, *args, **options)
+    assert_results_close(got, want, FLOAT64_PARITY, n_params)
+    ways = {
+        (key[0].__name__, key[-2])
+        for key in tf_ops._LOOPS
+        if key[-1] and key[0].__name__.startswith("_lstm")
+    }
+    assert ("_lstm_backward_loop", 2) in ways  # (loop, per_step) compiled
+    assert ("_lstm_forward_loop", True) in ways
+
+
 def test_traced_cases_compile_their_loops():
     """Inside a `tf.function` the LSTM loops are XLA-compiled (the cases
     above exercise that path, not the plain one)."""
