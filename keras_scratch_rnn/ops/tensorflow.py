@@ -708,9 +708,10 @@ def _lstm_backward_loop(
     kernel, recurrent_kernel, m_in, m, r, options, compiled, per_step,
 ):  # fmt: skip
     """The reverse recurrence: returns `(dAs, dh0, dc0)`, `dAs[:, t]` =
-    dL/dA_t `(N, T, 4H)`; or, if `per_step`, the book's per-step sums
-    instead: `(dx, dh0, dc0, dWx, dWh, db)` (`x`, `h0`, `hs`, `kernel` and
-    the per-gate input masks `m_in` are used only then). Either
+    dL/dA_t `(N, T, 4H)`; or, if `per_step` (1: per step, k > 1: by chunks
+    of k steps, `_loop_ways`), the book's sums instead: `(dx, dh0, dc0, dWx,
+    dWh, db)` (`x`, `h0`, `hs`, `kernel` and the per-gate input masks `m_in`
+    are used only then). Either
     `d_outputs`, dL/dy_t for every t, or `d_last`, dL/dy_{T-1} alone, is
     `None`."""
     T = cs.shape[1] if options.unroll else tf.shape(cs)[1]
@@ -761,11 +762,11 @@ def _lstm_backward_loop(
             [x[:, 0], h0, tf.tile(dh_last, [1, 4])],
         )  # fmt: skip
         return (dx, dh0, dc0) + sums
-    (dh0, dc0, _, sums), ys = _time_loop(
+    (dh0, dc0, _, sums), (ys,) = _time_loop(
         step, T, (dh, dc_last, dy, sums), templates, options.unroll,
         compiled, reverse=True,
     )  # fmt: skip
-    return (ys[0], dh0, dc0) + sums  # per step: dx, dh0, dc0, dWx, dWh, db
+    return (ys, dh0, dc0) + sums  # per step: dx, dh0, dc0, dWx, dWh, db
 
 
 def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias, masks, options):
@@ -1015,8 +1016,9 @@ def _gru_backward_loop(
     recurrent_kernel, m_in, m, r, options, compiled, per_step,
 ):  # fmt: skip
     """The reverse recurrence: returns `(dXs, dh0)`, `dXs[:, t]` =
-    dL/dX_t `(N, T, 3H)`; or, if `per_step`, the book's per-step sums
-    instead: `(dx, dh0, dWx, dWh, db_x[, db_h])` (`x`, `kernel` and the
+    dL/dX_t `(N, T, 3H)`; or, if `per_step` (1: per step, k > 1: by chunks
+    of k steps, `_loop_ways`), the book's sums instead: `(dx, dh0, dWx, dWh,
+    db_x[, db_h])` (`x`, `kernel` and the
     per-gate input masks `m_in` are used only then). Either `d_outputs`,
     dL/dy_t for every t, or `d_last`, dL/dy_{T-1} alone, is `None`."""
     T = hs.shape[1] if options.unroll else tf.shape(hs)[1]
